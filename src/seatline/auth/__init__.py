@@ -1,0 +1,1 @@
+"""Bearer tokens, scopes and permission checks."""

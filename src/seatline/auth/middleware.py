@@ -1,0 +1,74 @@
+"""ASGI middleware that validates bearer tokens on HTTP requests."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from seatline.auth.tokens import InvalidToken, TokenValidator
+
+logger = logging.getLogger(__name__)
+
+PRINCIPAL_SCOPE_KEY = "seatline.principal"
+
+
+class BearerTokenMiddleware:
+    """Put the validated caller in scope["seatline.principal"].
+
+    A request without a token passes through anonymously; a request with an
+    invalid token gets 401 with a GraphQL-shaped error body, before any
+    resolver runs.
+    """
+
+    def __init__(self, app: ASGIApp, validator: TokenValidator) -> None:
+        self.app = app
+        self.validator = validator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        scope[PRINCIPAL_SCOPE_KEY] = None
+        header = _authorization(scope)
+        if header is None:
+            await self.app(scope, receive, send)
+            return
+
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            await _reject(send, "the Authorization header must be 'Bearer <token>'")
+            return
+        try:
+            scope[PRINCIPAL_SCOPE_KEY] = self.validator.validate(token.strip())
+        except InvalidToken as error:
+            logger.info("rejected bearer token", extra={"reason": str(error)})
+            await _reject(send, str(error))
+            return
+        await self.app(scope, receive, send)
+
+
+def _authorization(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _reject(send: Send, message: str) -> None:
+    body = orjson.dumps(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    )
+    start: Message = {
+        "type": "http.response.start",
+        "status": 401,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b'Bearer error="invalid_token"'),
+        ],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,58 @@
+"""Strawberry permission classes for scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.permission import BasePermission
+
+from seatline.auth.tokens import Principal, Scope
+
+UNAUTHENTICATED_MESSAGE = "authentication required: send an Authorization: Bearer token"
+
+
+def unauthenticated() -> StrawberryGraphQLError:
+    return StrawberryGraphQLError(
+        UNAUTHENTICATED_MESSAGE, extensions={"code": "UNAUTHENTICATED"}
+    )
+
+
+def _principal(info: Any) -> Principal:
+    principal: Principal | None = info.context.principal
+    if principal is None:
+        raise unauthenticated()
+    return principal
+
+
+class Authenticated(BasePermission):
+    message = UNAUTHENTICATED_MESSAGE
+    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return info.context.principal is not None
+
+
+class CanBook(BasePermission):
+    message = "the bookings:write scope is required"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return _principal(info).has(Scope.BOOKINGS_WRITE)
+
+
+class CanReadOrders(BasePermission):
+    message = "the orders:read or bookings:write scope is required"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal = _principal(info)
+        return principal.has(Scope.ORDERS_READ) or principal.has(Scope.BOOKINGS_WRITE)
+
+
+class IsOrganizer(BasePermission):
+    message = "the organizer scope is required"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return _principal(info).has(Scope.ORGANIZER)

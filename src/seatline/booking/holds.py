@@ -1,0 +1,464 @@
+"""Holds: reserve seats for one buyer until a deadline, all or none."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seatline.booking.availability import read_availability
+from seatline.booking.best_available import (
+    BestAvailableRequest,
+    choose_seats,
+    single_gaps,
+)
+from seatline.booking.errors import (
+    BookingError,
+    HoldExpired,
+    InvalidInput,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    SeatsUnavailable,
+    SingleSeatGap,
+)
+from seatline.booking.events import ensure_sale_open, get_event
+from seatline.booking.idempotency import (
+    IdempotentCall,
+    raise_stored_error,
+    record_result,
+    run_idempotent,
+)
+from seatline.booking.seats import (
+    SeatRef,
+    bump_version,
+    claim_seats,
+    is_free,
+    resolve_seats,
+    seat_refs,
+)
+from seatline.booking.services import Services
+from seatline.models import (
+    Event,
+    EventBuyer,
+    EventSeat,
+    Hold,
+    HoldSeat,
+    HoldStatus,
+    Order,
+    Seat,
+    SeatStatus,
+)
+from seatline.subscriptions.publisher import SeatChangeBatch
+
+# How often best available re-chooses after losing a race for its seats.
+BEST_AVAILABLE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    event_id: uuid.UUID
+    idempotency_key: str
+    seat_ids: list[str] | None = None
+    best_available: BestAvailableRequest | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        best = self.best_available
+        return {
+            "event_id": str(self.event_id),
+            "seat_ids": self.seat_ids,
+            "best_available": None if best is None else best.__dict__,
+        }
+
+
+def hold_status(hold: Hold, now: datetime) -> HoldStatus:
+    """The status a buyer sees: an active hold past its deadline is expired."""
+    if hold.status is HoldStatus.ACTIVE and hold.expires_at <= now:
+        return HoldStatus.EXPIRED
+    return hold.status
+
+
+async def hold_seats(services: Services, buyer_id: str, request: HoldRequest) -> Hold:
+    """Hold the requested seats for `buyer_id`, all of them or none."""
+    if (request.seat_ids is None) == (request.best_available is None):
+        raise InvalidInput(
+            "give either seatIds or bestAvailable, not both", field="seatIds"
+        )
+    call = IdempotentCall.create(
+        buyer_id, request.idempotency_key, "holdSeats", request.as_dict()
+    )
+
+    async def perform() -> Hold:
+        if request.best_available is not None:
+            return await _hold_best_available(services, buyer_id, request, call)
+        assert request.seat_ids is not None
+        return await _hold_chosen(
+            services, buyer_id, request.event_id, request.seat_ids, call
+        )
+
+    return await run_idempotent(
+        services, call, perform, lambda result: _replay(services, buyer_id, result)
+    )
+
+
+async def _replay(services: Services, buyer_id: str, result: dict[str, Any]) -> Hold:
+    raise_stored_error(result)
+    return await get_hold(services, buyer_id, uuid.UUID(result["hold_id"]))
+
+
+async def _hold_chosen(
+    services: Services,
+    buyer_id: str,
+    event_id: uuid.UUID,
+    guids: list[str],
+    call: IdempotentCall,
+) -> Hold:
+    now = services.clock.now()
+    async with services.transaction() as session:
+        event = await get_event(session, event_id)
+        ensure_sale_open(event, now)
+        seats = await resolve_seats(session, event, guids)
+        await _check_limits(session, event, buyer_id, len(seats), now)
+        if event.no_single_seat_gaps:
+            await _check_single_gaps(services, session, event, seats, now)
+        hold, batch = await _claim(services, session, event, buyer_id, seats, now)
+        record_result(session, call, {"hold_id": str(hold.id)}, services)
+    await services.publish([batch])
+    return hold
+
+
+async def _hold_best_available(
+    services: Services, buyer_id: str, request: HoldRequest, call: IdempotentCall
+) -> Hold:
+    best = request.best_available
+    assert best is not None
+    if not 1 <= best.count <= 100:
+        raise InvalidInput(
+            "bestAvailable.count must be between 1 and 100", field="bestAvailable.count"
+        )
+
+    lost: frozenset[int] = frozenset()
+    for attempt in range(BEST_AVAILABLE_ATTEMPTS):
+        now = services.clock.now()
+        try:
+            async with services.transaction() as session:
+                event = await get_event(session, request.event_id)
+                ensure_sale_open(event, now)
+                await _check_limits(session, event, buyer_id, best.count, now)
+                geometry = await services.geometry.get(session, event.venue_id)
+                _check_filters(best, geometry.categories, geometry.sections)
+                availability = await read_availability(
+                    session, event, geometry.seat_count, now
+                )
+                places = choose_seats(
+                    geometry,
+                    availability.free(),
+                    best,
+                    avoid_single_gaps=event.no_single_seat_gaps,
+                    exclude=lost,
+                    spread=1 if attempt == 0 else 8,
+                )
+                if places is None:
+                    raise SeatsUnavailable(
+                        _no_seats_message(best), seat_ids=[], field="bestAvailable"
+                    )
+                seats = [
+                    SeatRef(p.seat_id, p.guid, p.ordinal, p.category_id) for p in places
+                ]
+                hold, batch = await _claim(
+                    services, session, event, buyer_id, seats, now, best_available=True
+                )
+                record_result(session, call, {"hold_id": str(hold.id)}, services)
+        except _LostRace as race:
+            lost = lost | race.ordinals
+            continue
+        await services.publish([batch])
+        return hold
+    raise SeatsUnavailable(
+        "the best available seats were taken by other buyers while choosing; try again",
+        seat_ids=[],
+        field="bestAvailable",
+    )
+
+
+class _LostRace(BookingError):
+    def __init__(self, ordinals: frozenset[int]) -> None:
+        super().__init__("seats taken concurrently")
+        self.ordinals = ordinals
+
+
+def _check_filters(
+    best: BestAvailableRequest, categories: dict[str, int], sections: dict[str, int]
+) -> None:
+    if best.category is not None and best.category not in categories:
+        raise InvalidInput(
+            f"unknown category {best.category!r}", field="bestAvailable.category"
+        )
+    if best.section is not None and best.section not in sections:
+        raise InvalidInput(
+            f"unknown section {best.section!r}", field="bestAvailable.section"
+        )
+
+
+def _no_seats_message(best: BestAvailableRequest) -> str:
+    where = []
+    if best.category:
+        where.append(f"category {best.category!r}")
+    if best.section:
+        where.append(f"section {best.section!r}")
+    kind = "adjacent seats" if best.adjacent else "seats"
+    place = f" in {' and '.join(where)}" if where else ""
+    return f"no {best.count} {kind} available{place}"
+
+
+async def _claim(
+    services: Services,
+    session: AsyncSession,
+    event: Event,
+    buyer_id: str,
+    seats: list[SeatRef],
+    now: datetime,
+    *,
+    best_available: bool = False,
+) -> tuple[Hold, SeatChangeBatch]:
+    expires_at = now + timedelta(seconds=event.hold_duration_seconds)
+    hold = Hold(
+        event_id=event.id,
+        buyer_id=buyer_id,
+        status=HoldStatus.ACTIVE,
+        created_at=now,
+        expires_at=expires_at,
+        max_expires_at=now
+        + timedelta(seconds=services.settings.hold_max_lifetime_seconds),
+        seat_count=len(seats),
+    )
+    session.add(hold)
+    await session.flush()
+
+    changed = await claim_seats(
+        session,
+        event.id,
+        [seat.seat_id for seat in seats],
+        guard=is_free(now),
+        values={
+            "status": SeatStatus.HELD,
+            "hold_id": hold.id,
+            "hold_expires_at": expires_at,
+        },
+    )
+    if len(changed) != len(seats):
+        if best_available:
+            raise _LostRace(
+                frozenset(s.ordinal for s in seats if s.seat_id not in changed)
+            )
+        taken = [seat.guid for seat in seats if seat.seat_id not in changed]
+        raise SeatsUnavailable(
+            f"{len(taken)} of the requested seats are not available: {', '.join(taken[:20])}",
+            seat_ids=taken,
+        )
+
+    session.add_all(HoldSeat(hold_id=hold.id, seat_id=seat.seat_id) for seat in seats)
+    batch = await bump_version(session, event.id, seats, SeatStatus.HELD)
+    return hold, batch
+
+
+async def _check_limits(
+    session: AsyncSession, event: Event, buyer_id: str, count: int, now: datetime
+) -> None:
+    """Enforce the per-order and per-buyer seat limits of the event.
+
+    Locks the buyer's row for this event first, so two concurrent holds of
+    one buyer are counted one after the other.
+    """
+    if count > event.max_seats_per_order:
+        raise LimitExceeded(
+            f"at most {event.max_seats_per_order} seats per order, requested {count}",
+            limit=event.max_seats_per_order,
+            field="seatIds",
+        )
+
+    await _lock_buyer(session, event.id, buyer_id)
+    held = await session.scalar(
+        select(func.count())
+        .select_from(EventSeat)
+        .join(Hold, Hold.id == EventSeat.hold_id)
+        .where(
+            EventSeat.event_id == event.id,
+            EventSeat.status == SeatStatus.HELD,
+            EventSeat.hold_expires_at > now,
+            Hold.buyer_id == buyer_id,
+        )
+    )
+    sold = await session.scalar(
+        select(func.count())
+        .select_from(EventSeat)
+        .join(Order, Order.id == EventSeat.order_id)
+        .where(
+            EventSeat.event_id == event.id,
+            EventSeat.status == SeatStatus.SOLD,
+            Order.buyer_id == buyer_id,
+        )
+    )
+    already = (held or 0) + (sold or 0)
+    if already + count > event.max_seats_per_buyer:
+        raise LimitExceeded(
+            f"at most {event.max_seats_per_buyer} seats per buyer for this event; "
+            f"you hold or bought {already} and requested {count}",
+            limit=event.max_seats_per_buyer,
+            field="seatIds",
+        )
+
+
+async def _lock_buyer(
+    session: AsyncSession, event_id: uuid.UUID, buyer_id: str
+) -> None:
+    dialect = session.get_bind().dialect.name
+    values = {"event_id": event_id, "buyer_id": buyer_id}
+    if dialect == "postgresql":
+        await session.execute(
+            postgresql.insert(EventBuyer).values(**values).on_conflict_do_nothing()
+        )
+    else:
+        await session.execute(
+            sqlite.insert(EventBuyer).values(**values).on_conflict_do_nothing()
+        )
+    await session.execute(
+        select(EventBuyer.buyer_id)
+        .where(EventBuyer.event_id == event_id, EventBuyer.buyer_id == buyer_id)
+        .with_for_update()
+    )
+
+
+async def _check_single_gaps(
+    services: Services,
+    session: AsyncSession,
+    event: Event,
+    seats: list[SeatRef],
+    now: datetime,
+) -> None:
+    # NOTE: checked on a read before the guarded write, so two concurrent
+    # holds can together still leave a gap; the seats themselves stay safe.
+    geometry = await services.geometry.get(session, event.venue_id)
+    availability = await read_availability(session, event, geometry.seat_count, now)
+    isolated = single_gaps(
+        geometry, availability.free(), {seat.ordinal for seat in seats}
+    )
+    if isolated:
+        raise SingleSeatGap(
+            "this selection would leave single empty seats beside it: "
+            f"{', '.join(isolated[:10])}; add them or choose other seats",
+            seat_ids=isolated,
+        )
+
+
+async def get_hold(services: Services, buyer_id: str, hold_id: uuid.UUID) -> Hold:
+    async with services.sessions() as session:
+        return await _own_hold(session, buyer_id, hold_id)
+
+
+async def _own_hold(
+    session: AsyncSession, buyer_id: str, hold_id: uuid.UUID, *, lock: bool = False
+) -> Hold:
+    hold = await session.get(Hold, hold_id, with_for_update=lock)
+    if hold is None or hold.buyer_id != buyer_id:
+        raise NotFound(f"hold {hold_id} not found", field="holdId")
+    return hold
+
+
+async def hold_seat_ids(services: Services, hold_id: uuid.UUID) -> list[str]:
+    """Public ids of the seats a hold was created with."""
+    async with services.sessions() as session:
+        rows = await session.scalars(
+            select(Seat.guid)
+            .join(HoldSeat, HoldSeat.seat_id == Seat.id)
+            .where(HoldSeat.hold_id == hold_id)
+            .order_by(Seat.ordinal)
+        )
+        return list(rows)
+
+
+async def extend_hold(services: Services, buyer_id: str, hold_id: uuid.UUID) -> Hold:
+    """Move the deadline by the event's hold duration, up to the lifetime cap."""
+    now = services.clock.now()
+    async with services.transaction() as session:
+        hold = await _own_hold(session, buyer_id, hold_id, lock=True)
+        _ensure_active(hold, now)
+        event = await get_event(session, hold.event_id)
+        new_expiry = min(
+            now + timedelta(seconds=event.hold_duration_seconds), hold.max_expires_at
+        )
+        if new_expiry <= hold.expires_at:
+            raise LimitExceeded(
+                f"hold {hold_id} reached its maximum lifetime at "
+                f"{hold.max_expires_at.isoformat()}; check out or release it",
+                limit=services.settings.hold_max_lifetime_seconds,
+                field="holdId",
+            )
+        hold.expires_at = new_expiry
+        await session.execute(
+            update(EventSeat)
+            .where(EventSeat.hold_id == hold.id, EventSeat.status == SeatStatus.HELD)
+            .values(hold_expires_at=new_expiry)
+            .execution_options(synchronize_session=False)
+        )
+    return hold
+
+
+def _ensure_active(hold: Hold, now: datetime) -> None:
+    status = hold_status(hold, now)
+    if status is HoldStatus.EXPIRED:
+        raise HoldExpired(
+            f"hold {hold.id} expired at {hold.expires_at.isoformat()}; hold the seats again",
+            field="holdId",
+        )
+    if status is not HoldStatus.ACTIVE:
+        raise InvalidState(f"hold {hold.id} is {status.value}", field="holdId")
+
+
+async def release_hold(services: Services, buyer_id: str, hold_id: uuid.UUID) -> Hold:
+    """Give the hold's seats back; releasing an expired hold is allowed."""
+    now = services.clock.now()
+    async with services.transaction() as session:
+        hold = await _own_hold(session, buyer_id, hold_id, lock=True)
+        if hold.status is not HoldStatus.ACTIVE:
+            raise InvalidState(f"hold {hold.id} is {hold.status.value}", field="holdId")
+        hold.status = HoldStatus.RELEASED
+        batch = await free_hold_seats(session, hold)
+    if batch is not None:
+        await services.publish([batch])
+    return hold
+
+
+async def free_hold_seats(session: AsyncSession, hold: Hold) -> SeatChangeBatch | None:
+    """Make the seats still held by `hold` available; bump the version."""
+    changed = await claim_seats(
+        session,
+        hold.event_id,
+        await _hold_seat_ids(session, hold.id),
+        guard=(EventSeat.hold_id == hold.id) & (EventSeat.status == SeatStatus.HELD),
+        values={
+            "status": SeatStatus.AVAILABLE,
+            "hold_id": None,
+            "hold_expires_at": None,
+        },
+    )
+    if not changed:
+        return None
+    return await bump_version(
+        session,
+        hold.event_id,
+        await seat_refs(session, sorted(changed)),
+        SeatStatus.AVAILABLE,
+    )
+
+
+async def _hold_seat_ids(session: AsyncSession, hold_id: uuid.UUID) -> list[int]:
+    rows = await session.scalars(
+        select(HoldSeat.seat_id).where(HoldSeat.hold_id == hold_id)
+    )
+    return list(rows)

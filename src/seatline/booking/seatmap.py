@@ -1,0 +1,366 @@
+"""Read side of events: seat maps, counts, per-seat lookups and listings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seatline.booking.availability import Availability, pack_statuses, read_availability
+from seatline.booking.errors import InvalidInput, NotFound
+from seatline.booking.seats import effective_status, is_free
+from seatline.booking.services import Services
+from seatline.models import (
+    Category,
+    Event,
+    EventPrice,
+    EventSeat,
+    EventStatus,
+    Seat,
+    SeatStatus,
+    Section,
+    Venue,
+)
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    key: str
+    name: str
+    available: int
+    held: int
+    sold: int
+    blocked: int
+
+
+@dataclass(frozen=True)
+class SeatMap:
+    event_id: uuid.UUID
+    layout_version: str
+    # None when the client already has `layout_version`.
+    layout: dict[str, Any] | None
+    version: int
+    seat_count: int
+    availability: str
+    by_category: list[StatusCounts]
+    by_section: list[StatusCounts]
+
+
+async def seat_map(
+    services: Services, event: Event, known_layout_version: str | None
+) -> SeatMap:
+    now = services.clock.now()
+    async with services.sessions() as session:
+        venue = await session.get(Venue, event.venue_id)
+        assert venue is not None
+        geometry = await services.geometry.get(session, venue.id)
+        availability = await read_availability(session, event, venue.seat_count, now)
+        names = await _names(session, venue.id)
+    send_layout = known_layout_version != venue.layout_version
+    by_category, by_section = _counts(geometry, availability, names)
+    return SeatMap(
+        event_id=event.id,
+        layout_version=venue.layout_version,
+        layout=venue.layout if send_layout else None,
+        version=availability.version,
+        seat_count=venue.seat_count,
+        availability=pack_statuses(availability.statuses),
+        by_category=by_category,
+        by_section=by_section,
+    )
+
+
+@dataclass(frozen=True)
+class _Names:
+    categories: dict[int, str]
+    sections: dict[int, tuple[str, str]]
+
+
+async def _names(session: AsyncSession, venue_id: uuid.UUID) -> _Names:
+    categories = {
+        id_: name
+        for id_, name in await session.execute(
+            select(Category.id, Category.name).where(Category.venue_id == venue_id)
+        )
+    }
+    sections = {
+        id_: (key, name)
+        for id_, key, name in await session.execute(
+            select(Section.id, Section.key, Section.name)
+            .where(Section.venue_id == venue_id)
+            .order_by(Section.ordinal)
+        )
+    }
+    return _Names(categories, sections)
+
+
+def _counts(
+    geometry: Any, availability: Availability, names: _Names
+) -> tuple[list[StatusCounts], list[StatusCounts]]:
+    by_category: Counter[tuple[int, SeatStatus]] = Counter()
+    by_section: Counter[tuple[int, SeatStatus]] = Counter()
+    for block in geometry.blocks:
+        for place in block:
+            status = availability.statuses[place.ordinal]
+            by_category[(place.category_id, status)] += 1
+            by_section[(place.section_id, status)] += 1
+
+    def build(
+        counter: Counter[tuple[int, SeatStatus]], key: int, code: str, name: str
+    ) -> StatusCounts:
+        return StatusCounts(
+            key=code,
+            name=name,
+            available=counter[(key, SeatStatus.AVAILABLE)],
+            held=counter[(key, SeatStatus.HELD)],
+            sold=counter[(key, SeatStatus.SOLD)],
+            blocked=counter[(key, SeatStatus.BLOCKED)],
+        )
+
+    categories = [
+        build(by_category, id_, name, name) for id_, name in names.categories.items()
+    ]
+    sections = [
+        build(by_section, id_, key, name) for id_, (key, name) in names.sections.items()
+    ]
+    return categories, sections
+
+
+@dataclass(frozen=True)
+class SeatView:
+    seat_id: str
+    ordinal: int
+    section: str
+    row: str
+    number: str
+    category: str
+    status: SeatStatus
+    x: float
+    y: float
+    price: int | None
+
+
+@dataclass(frozen=True)
+class SeatFilter:
+    status: SeatStatus | None = None
+    category: str | None = None
+    section: str | None = None
+    row: str | None = None
+
+
+async def seat_list(
+    services: Services,
+    event: Event,
+    seat_filter: SeatFilter,
+    *,
+    first: int,
+    after: int | None,
+    seat_ids: list[str] | None = None,
+) -> tuple[list[SeatView], bool]:
+    """One page of the event's seats in layout order, and whether more follow.
+
+    `after` is the ordinal of the last seat of the previous page.
+    """
+    now = services.clock.now()
+    query = (
+        select(
+            Seat.guid,
+            Seat.ordinal,
+            Section.key,
+            Seat.row_label,
+            Seat.number,
+            Category.name,
+            EventSeat.status,
+            EventSeat.hold_expires_at,
+            Seat.x,
+            Seat.y,
+            Seat.category_id,
+        )
+        .join(
+            EventSeat, (EventSeat.seat_id == Seat.id) & (EventSeat.event_id == event.id)
+        )
+        .join(Section, Section.id == Seat.section_id)
+        .join(Category, Category.id == Seat.category_id)
+        .where(Seat.venue_id == event.venue_id)
+        .order_by(Seat.ordinal)
+        .limit(first + 1)
+    )
+    if seat_ids is not None:
+        query = query.where(Seat.guid.in_(seat_ids))
+    if after is not None:
+        query = query.where(Seat.ordinal > after)
+    if seat_filter.category is not None:
+        query = query.where(Category.name == seat_filter.category)
+    if seat_filter.section is not None:
+        query = query.where(Section.key == seat_filter.section)
+    if seat_filter.row is not None:
+        query = query.where(Seat.row_label == seat_filter.row)
+    if seat_filter.status is not None:
+        query = query.where(_status_condition(seat_filter.status, now))
+
+    async with services.sessions() as session:
+        rows = (await session.execute(query)).all()
+        prices = {
+            category_id: amount
+            for category_id, amount in await session.execute(
+                select(EventPrice.category_id, EventPrice.amount).where(
+                    EventPrice.event_id == event.id
+                )
+            )
+        }
+    views = [
+        SeatView(
+            seat_id=row[0],
+            ordinal=row[1],
+            section=row[2],
+            row=row[3],
+            number=row[4],
+            category=row[5],
+            status=effective_status(row[6], row[7], now),
+            x=row[8],
+            y=row[9],
+            price=prices.get(row[10]),
+        )
+        for row in rows[:first]
+    ]
+    return views, len(rows) > first
+
+
+def _status_condition(status: SeatStatus, now: datetime) -> Any:
+    if status is SeatStatus.AVAILABLE:
+        return is_free(now)
+    if status is SeatStatus.HELD:
+        return and_(
+            EventSeat.status == SeatStatus.HELD, EventSeat.hold_expires_at > now
+        )
+    return EventSeat.status == status
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    starts_after: datetime | None = None
+    starts_before: datetime | None = None
+    text: str | None = None
+    venue_id: uuid.UUID | None = None
+    status: EventStatus | None = None
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode("ascii").rstrip("=")
+
+
+def decode_cursor(
+    cursor: str, keys: set[str], *, field: str = "after"
+) -> dict[str, Any]:
+    """Decode an opaque cursor; anything malformed is `InvalidInput`."""
+    try:
+        if len(cursor) > 200:
+            raise ValueError("too long")
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeEncodeError):
+        raise InvalidInput(
+            "invalid cursor; pass an endCursor from a previous page", field=field
+        ) from None
+    if not isinstance(values, dict) or set(values) != keys:
+        raise InvalidInput(
+            "invalid cursor; pass an endCursor from a previous page", field=field
+        )
+    return values
+
+
+async def list_events(
+    services: Services,
+    event_filter: EventFilter,
+    *,
+    first: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    visible_to: str | None,
+) -> tuple[list[Event], bool]:
+    """One page of events by start time; drafts only for their organizer."""
+    query = select(Event).order_by(Event.starts_at, Event.id).limit(first + 1)
+    if visible_to is None:
+        query = query.where(Event.status != EventStatus.DRAFT)
+    else:
+        query = query.where(
+            or_(Event.status != EventStatus.DRAFT, Event.organizer_id == visible_to)
+        )
+    if after is not None:
+        starts_at, event_id = after
+        query = query.where(
+            or_(
+                Event.starts_at > starts_at,
+                and_(Event.starts_at == starts_at, Event.id > event_id),
+            )
+        )
+    if event_filter.starts_after is not None:
+        query = query.where(Event.starts_at >= event_filter.starts_after)
+    if event_filter.starts_before is not None:
+        query = query.where(Event.starts_at < event_filter.starts_before)
+    if event_filter.text:
+        pattern = "%" + _escape_like(event_filter.text.lower()) + "%"
+        query = query.where(func.lower(Event.name).like(pattern, escape="\\"))
+    if event_filter.venue_id is not None:
+        query = query.where(Event.venue_id == event_filter.venue_id)
+    if event_filter.status is not None:
+        query = query.where(Event.status == event_filter.status)
+
+    async with services.sessions() as session:
+        events = list(await session.scalars(query))
+    return events[:first], len(events) > first
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def event_prices(
+    services: Services, event_id: uuid.UUID
+) -> list[tuple[str, int]]:
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(Category.name, EventPrice.amount)
+            .join(EventPrice, EventPrice.category_id == Category.id)
+            .where(EventPrice.event_id == event_id)
+            .order_by(Category.id)
+        )
+        return [(name, amount) for name, amount in rows]
+
+
+async def get_venue_model(services: Services, venue_id: uuid.UUID) -> Venue:
+    async with services.sessions() as session:
+        venue = await session.get(Venue, venue_id)
+    if venue is None:
+        raise NotFound(f"venue {venue_id} not found", field="venueId")
+    return venue
+
+
+async def seat_guids(services: Services, seat_ids: list[int]) -> dict[int, str]:
+    if not seat_ids:
+        return {}
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(Seat.id, Seat.guid).where(Seat.id.in_(seat_ids))
+        )
+        return {id_: guid for id_, guid in rows}
+
+
+async def find_event(
+    services: Services, event_id: uuid.UUID, viewer: str | None
+) -> Event | None:
+    """The event, unless it is a draft and `viewer` is not its organizer."""
+    async with services.sessions() as session:
+        event = await session.get(Event, event_id)
+    if event is None:
+        return None
+    if event.status is EventStatus.DRAFT and event.organizer_id != viewer:
+        return None
+    return event

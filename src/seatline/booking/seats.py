@@ -1,0 +1,182 @@
+"""Guarded seat writes and the per-event version that orders them.
+
+Every write that changes seat status goes through `claim_seats` or
+`set_seats`, then `bump_version` in the same transaction. `claim_seats` is
+the only way a seat becomes held or sold: one UPDATE whose WHERE clause is
+the availability guard, applied to rows locked in seat-id order, so two
+transactions can never both win a seat and never deadlock on each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seatline.booking.errors import InvalidInput
+from seatline.models import Event, EventSeat, Seat, SeatStatus
+from seatline.subscriptions.publisher import SeatChange, SeatChangeBatch
+
+MAX_SEATS_PER_REQUEST = 100
+
+
+@dataclass(frozen=True)
+class SeatRef:
+    seat_id: int
+    guid: str
+    ordinal: int
+    category_id: int
+
+
+def is_free(now: datetime) -> ColumnElement[bool]:
+    """SQL condition: the seat is available, or held by a hold that expired."""
+    return or_(
+        EventSeat.status == SeatStatus.AVAILABLE,
+        and_(EventSeat.status == SeatStatus.HELD, EventSeat.hold_expires_at <= now),
+    )
+
+
+def effective_status(
+    status: SeatStatus, hold_expires_at: datetime | None, now: datetime
+) -> SeatStatus:
+    """The status buyers see: an expired hold no longer holds its seat."""
+    if (
+        status is SeatStatus.HELD
+        and hold_expires_at is not None
+        and hold_expires_at <= now
+    ):
+        return SeatStatus.AVAILABLE
+    return status
+
+
+async def resolve_seats(
+    session: AsyncSession, event: Event, guids: Sequence[str], *, field: str = "seatIds"
+) -> list[SeatRef]:
+    """Look up the event's seats by public id, in the order given.
+
+    Raises `InvalidInput` naming the unknown ids, or duplicates.
+    """
+    if not guids:
+        raise InvalidInput("at least one seat id is required", field=field)
+    if len(guids) > MAX_SEATS_PER_REQUEST:
+        raise InvalidInput(
+            f"at most {MAX_SEATS_PER_REQUEST} seat ids per request, got {len(guids)}",
+            field=field,
+        )
+    duplicates = sorted({guid for guid in guids if guids.count(guid) > 1})
+    if duplicates:
+        raise InvalidInput(f"duplicate seat ids: {', '.join(duplicates)}", field=field)
+
+    rows = await session.execute(
+        select(Seat.id, Seat.guid, Seat.ordinal, Seat.category_id).where(
+            Seat.venue_id == event.venue_id, Seat.guid.in_(guids)
+        )
+    )
+    by_guid = {
+        row.guid: SeatRef(row.id, row.guid, row.ordinal, row.category_id)
+        for row in rows
+    }
+    unknown = [guid for guid in guids if guid not in by_guid]
+    if unknown:
+        shown = ", ".join(unknown[:10])
+        raise InvalidInput(f"unknown seat ids for this event: {shown}", field=field)
+    return [by_guid[guid] for guid in guids]
+
+
+async def claim_seats(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    seat_ids: Sequence[int],
+    *,
+    guard: ColumnElement[bool],
+    values: dict[str, Any],
+) -> set[int]:
+    """Set `values` on the seats that pass `guard`; return the ids changed.
+
+    The caller compares the result with `seat_ids` and rolls back when a
+    seat is missing, so a request gets all of its seats or none.
+    """
+    ordered = sorted(seat_ids)
+    # Lock in seat-id order first; the UPDATE then re-checks the guard on
+    # the locked rows. SQLite ignores FOR UPDATE and serialises writers.
+    locked = (
+        select(EventSeat.seat_id)
+        .where(EventSeat.event_id == event_id, EventSeat.seat_id.in_(ordered), guard)
+        .order_by(EventSeat.seat_id)
+        .with_for_update()
+    )
+    statement = (
+        update(EventSeat)
+        .where(
+            EventSeat.event_id == event_id,
+            EventSeat.seat_id.in_(locked.scalar_subquery()),
+            guard,
+        )
+        .values(**values)
+        .returning(EventSeat.seat_id)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return set(result.scalars())
+
+
+async def bump_version(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    seats: Sequence[SeatRef],
+    status: SeatStatus,
+) -> SeatChangeBatch:
+    """Give this transaction's seat changes the event's next version.
+
+    Call it last before commit: it locks the event row, which serialises
+    the versions of concurrent transactions in commit order.
+    """
+    version = await session.scalar(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(seat_version=Event.seat_version + 1)
+        .returning(Event.seat_version)
+    )
+    assert version is not None
+    await session.execute(
+        update(EventSeat)
+        .where(
+            EventSeat.event_id == event_id,
+            EventSeat.seat_id.in_([seat.seat_id for seat in seats]),
+        )
+        .values(version=version)
+        .execution_options(synchronize_session=False)
+    )
+    changes = [SeatChange(seat.guid, seat.ordinal, status.value) for seat in seats]
+    return SeatChangeBatch(event_id=event_id, version=version, changes=changes)
+
+
+async def seat_refs(session: AsyncSession, seat_ids: Sequence[int]) -> list[SeatRef]:
+    rows = await session.execute(
+        select(Seat.id, Seat.guid, Seat.ordinal, Seat.category_id)
+        .where(Seat.id.in_(seat_ids))
+        .order_by(Seat.id)
+    )
+    return [SeatRef(row.id, row.guid, row.ordinal, row.category_id) for row in rows]
+
+
+async def seat_statuses(
+    session: AsyncSession, event_id: uuid.UUID, seats: Sequence[SeatRef], now: datetime
+) -> dict[str, SeatStatus]:
+    """Effective status of each seat, by public id."""
+    rows = await session.execute(
+        select(EventSeat.seat_id, EventSeat.status, EventSeat.hold_expires_at).where(
+            EventSeat.event_id == event_id,
+            EventSeat.seat_id.in_([seat.seat_id for seat in seats]),
+        )
+    )
+    by_id = {
+        row.seat_id: effective_status(row.status, row.hold_expires_at, now)
+        for row in rows
+    }
+    return {seat.guid: by_id[seat.seat_id] for seat in seats}

@@ -1,0 +1,61 @@
+"""The dependencies every domain service uses, bundled once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from seatline.booking.clock import Clock
+from seatline.booking.errors import Busy
+from seatline.booking.geometry import GeometryCache
+from seatline.booking.payments import PaymentProvider
+from seatline.booking.tickets import TicketSigner
+from seatline.config import Settings
+from seatline.subscriptions.publisher import SeatChangeBatch, SeatChangePublisher
+
+# SQLSTATEs for "try again": lock_not_available (lock_timeout),
+# deadlock_detected, serialization_failure.
+_RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
+
+
+@dataclass
+class Services:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    settings: Settings
+    publisher: SeatChangePublisher
+    payments: PaymentProvider
+    tickets: TicketSigner
+    geometry: GeometryCache = field(default_factory=GeometryCache)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Run a transaction; lock timeouts and deadlocks become `Busy`."""
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except DBAPIError as error:
+            if _sqlstate(error) in _RETRYABLE_SQLSTATES:
+                raise Busy(
+                    "the seats are busy with other requests; retry in a moment"
+                ) from error
+            raise
+
+    async def publish(self, batches: list[SeatChangeBatch]) -> None:
+        for batch in batches:
+            await self.publisher.publish(batch)
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    original = error.orig
+    for attribute in ("sqlstate", "pgcode"):
+        code = getattr(original, attribute, None)
+        if isinstance(code, str):
+            return code
+    cause = getattr(original, "__cause__", None)
+    code = getattr(cause, "sqlstate", None)
+    return code if isinstance(code, str) else None

@@ -1,0 +1,211 @@
+"""Command line: seatline serve | migrate | import-venue | demo | token | keys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+import uvicorn
+
+from seatline import db, migrate
+from seatline.auth.keys import generate_key_store, load_key_store, write_key_store
+from seatline.auth.tokens import KNOWN_SCOPES, mint_token
+from seatline.config import Environment, Settings
+
+logger = logging.getLogger("seatline")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@click.group()
+@click.option(
+    "--log-level", default="INFO", show_default=True, help="Python log level."
+)
+def main(log_level: str) -> None:
+    """seatline: ticket booking with live seat maps."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+@main.command()
+@click.option("--host", envvar="SEATLINE_HOST", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", envvar="SEATLINE_PORT", default=8000, show_default=True, type=int
+)
+@click.option(
+    "--workers",
+    envvar="SEATLINE_WORKERS",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Number of worker processes.",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API server (uvicorn)."""
+    uvicorn.run(
+        "seatline.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@main.command(name="migrate")
+@click.option("--revision", default="head", show_default=True)
+def migrate_command(revision: str) -> None:
+    """Apply database migrations up to REVISION."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision)
+    click.echo(f"database migrated to {revision}")
+
+
+@main.command(name="import-venue")
+@click.argument(
+    "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--organizer", required=True, help="Subject (sub) of the organizer who owns it."
+)
+@click.option("--name", default=None, help="Venue name; defaults to the plan's name.")
+def import_venue_command(plan_file: Path, organizer: str, name: str | None) -> None:
+    """Import a seating plan (pretix JSON format) as a venue."""
+    from seatline.venues.plan import PlanInvalid
+
+    try:
+        data = orjson.loads(plan_file.read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise click.ClickException(f"{plan_file} is not valid JSON: {error}") from None
+    try:
+        venue = asyncio.run(_import_venue(_settings(), data, organizer, name))
+    except PlanInvalid as error:
+        for problem in error.errors:
+            click.echo(f"{problem.path}: {problem.message}", err=True)
+        raise click.ClickException(f"{plan_file} is not a valid seating plan") from None
+    click.echo(
+        f"imported venue {venue.id} ({venue.name}) with {venue.seat_count} seats"
+    )
+
+
+async def _import_venue(
+    settings: Settings, data: Any, organizer: str, name: str | None
+) -> Any:
+    from seatline.booking.clock import SystemClock
+    from seatline.booking.venues import import_venue
+    from seatline.venues.plan import parse_plan
+
+    plan = parse_plan(data)
+    engine = db.create_engine(settings)
+    try:
+        async with db.transaction(db.create_sessionmaker(engine)) as session:
+            return await import_venue(
+                session,
+                plan,
+                organizer_id=organizer,
+                now=SystemClock().now(),
+                name=name,
+            )
+    finally:
+        await engine.dispose()
+
+
+@main.command()
+@click.option(
+    "--sub", "subject", required=True, help="Token subject (user or client id)."
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help=f"Granted scope; repeat or separate with spaces. Known: {' '.join(sorted(KNOWN_SCOPES))}",
+)
+@click.option(
+    "--ttl", default=3600, show_default=True, type=int, help="Lifetime in seconds."
+)
+def token(subject: str, scopes: tuple[str, ...], ttl: int) -> None:
+    """Mint an access token signed by the local key, for development."""
+    settings = _settings()
+    keys = load_key_store(
+        settings.key_file, create=settings.env is Environment.DEVELOPMENT
+    )
+    flat = [scope for given in scopes for scope in given.split()]
+    try:
+        minted = mint_token(
+            keys,
+            subject=subject,
+            scopes=flat,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            lifetime_seconds=ttl,
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    click.echo(minted)
+
+
+@main.group()
+def keys() -> None:
+    """Manage the signing keys in SEATLINE_KEY_FILE."""
+
+
+@keys.command(name="generate")
+@click.option("--force", is_flag=True, help="Replace an existing key file.")
+def keys_generate(force: bool) -> None:
+    """Write a new key file with one token key and one ticket key."""
+    settings = _settings()
+    if settings.key_file.exists() and not force:
+        raise click.ClickException(
+            f"{settings.key_file} exists; pass --force to replace it"
+        )
+    write_key_store(settings.key_file, generate_key_store())
+    click.echo(f"wrote {settings.key_file}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo data and exit.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Create a SQLite demo (venue, on-sale event, token) and serve it."""
+    from seatline.demo import prepare_demo
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    result = asyncio.run(prepare_demo(settings))
+    keys = load_key_store(settings.key_file, create=True)
+    minted = mint_token(
+        keys,
+        subject=result.organizer_id,
+        scopes=["bookings:write", "orders:read", "organizer", "events:read"],
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        lifetime_seconds=int(timedelta(hours=12).total_seconds()),
+    )
+    click.echo(
+        f"\nseatline demo: event {result.event_id} ({result.seat_count} seats) is on sale.\n"
+        f"GraphiQL: http://{host}:{port}/graphql\n"
+        "Paste this into GraphiQL's headers tab:\n"
+        f'{{"Authorization": "Bearer {minted}"}}\n'
+    )
+    sys.stdout.flush()
+    if no_serve:
+        return
+    uvicorn.run(
+        "seatline.app:create_app", factory=True, host=host, port=port, log_level="info"
+    )
+
+
+if __name__ == "__main__":
+    main()

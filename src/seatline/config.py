@@ -1,0 +1,55 @@
+"""Settings read from SEATLINE_* environment variables, with safe defaults."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field maps to SEATLINE_<FIELD_NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="SEATLINE_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///seatline.db"
+    # memory:// keeps seat-change events inside one process; use redis://
+    # as soon as more than one API process runs.
+    redis_url: str = "memory://"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    # A lock wait longer than this ends the transaction with a BUSY error
+    # instead of queueing buyers behind a hot row.
+    db_lock_timeout_ms: int = Field(default=3000, ge=100, le=60000)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    key_file: Path = Path(".seatline/keys.json")
+    jwt_issuer: str = "seatline-local"
+    jwt_audience: str = "seatline-api"
+    # Accepted difference between our clock and a token issuer's, in seconds.
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    sweeper_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    sweeper_batch_size: int = Field(default=200, ge=1, le=10000)
+    # A hold can be extended, but never past this many seconds after creation.
+    hold_max_lifetime_seconds: int = Field(default=1800, ge=60, le=86400)
+    # An order awaiting payment keeps its seats this long after checkout.
+    payment_window_seconds: int = Field(default=600, ge=60, le=86400)
+    idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=720)
+
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

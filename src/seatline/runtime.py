@@ -1,0 +1,34 @@
+"""Assemble the domain services from settings, once per process."""
+
+from __future__ import annotations
+
+from broadcaster import Broadcast
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from seatline import db
+from seatline.auth.keys import KeyStore
+from seatline.booking.clock import Clock, SystemClock
+from seatline.booking.payments import PaymentProvider, SandboxProvider
+from seatline.booking.services import Services
+from seatline.booking.tickets import TicketSigner
+from seatline.config import Settings
+from seatline.subscriptions.publisher import SeatChangePublisher
+
+
+def build_services(
+    settings: Settings,
+    engine: AsyncEngine,
+    broadcast: Broadcast,
+    keys: KeyStore,
+    *,
+    clock: Clock | None = None,
+    payments: PaymentProvider | None = None,
+) -> Services:
+    return Services(
+        sessions=db.create_sessionmaker(engine),
+        clock=clock or SystemClock(),
+        settings=settings,
+        publisher=SeatChangePublisher(broadcast),
+        payments=payments or SandboxProvider(),
+        tickets=TicketSigner(keys),
+    )

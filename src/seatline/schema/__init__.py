@@ -1,0 +1,1 @@
+"""Strawberry types, inputs, error types and the root schema."""

@@ -1,0 +1,182 @@
+"""The root schema: queries, mutations, error masking and logging."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types import ExecutionContext
+
+from seatline.auth.permissions import CanBook, CanReadOrders, IsOrganizer
+from seatline.booking.errors import BookingError
+from seatline.resolvers import bookings as booking_resolvers
+from seatline.resolvers import events as event_resolvers
+from seatline.schema.errors import (
+    BusyError,
+    HoldExpiredError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    InvalidStateError,
+    LimitExceededError,
+    NotFoundError,
+    PaymentDeclinedError,
+    PaymentFailedError,
+    PlanInvalidError,
+    SaleNotOpenError,
+    SeatsUnavailableError,
+    SingleSeatGapError,
+)
+from seatline.schema.types import Event, EventConnection, Hold, Order
+
+logger = logging.getLogger(__name__)
+
+
+@strawberry.type
+class Query:
+    events: EventConnection = strawberry.field(
+        resolver=event_resolvers.events, description="Events by start time, drafts excluded."
+    )
+    event: Event | None = strawberry.field(resolver=event_resolvers.event)
+    hold: Hold | None = strawberry.field(
+        resolver=booking_resolvers.hold,
+        permission_classes=[CanReadOrders],
+        description="One of the caller's holds.",
+    )
+    order: Order | None = strawberry.field(
+        resolver=booking_resolvers.order,
+        permission_classes=[CanReadOrders],
+        description="One of the caller's orders.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    import_venue = strawberry.mutation(
+        resolver=event_resolvers.import_venue,
+        permission_classes=[IsOrganizer],
+        description="Create a venue from a seating plan (pretix JSON format).",
+    )
+    create_event = strawberry.mutation(
+        resolver=event_resolvers.create_event, permission_classes=[IsOrganizer]
+    )
+    publish_event = strawberry.mutation(
+        resolver=event_resolvers.publish_event,
+        permission_classes=[IsOrganizer],
+        description="Put a draft or closed event on sale.",
+    )
+    close_sales = strawberry.mutation(
+        resolver=event_resolvers.close_sales, permission_classes=[IsOrganizer]
+    )
+    cancel_event = strawberry.mutation(
+        resolver=event_resolvers.cancel_event, permission_classes=[IsOrganizer]
+    )
+    block_seats = strawberry.mutation(
+        resolver=event_resolvers.block_seats,
+        permission_classes=[IsOrganizer],
+        description="Take free seats off sale.",
+    )
+    unblock_seats = strawberry.mutation(
+        resolver=event_resolvers.unblock_seats, permission_classes=[IsOrganizer]
+    )
+    hold_seats = strawberry.mutation(
+        resolver=booking_resolvers.hold_seats,
+        permission_classes=[CanBook],
+        description="Hold the given seats, or the best available ones: all or none.",
+    )
+    extend_hold = strawberry.mutation(
+        resolver=booking_resolvers.extend_hold,
+        permission_classes=[CanBook],
+        description="Move a hold's deadline by the event's hold duration, up to its cap.",
+    )
+    release_hold = strawberry.mutation(
+        resolver=booking_resolvers.release_hold, permission_classes=[CanBook]
+    )
+    checkout = strawberry.mutation(
+        resolver=booking_resolvers.checkout,
+        permission_classes=[CanBook],
+        description="Create an order awaiting payment from an active hold.",
+    )
+    pay_order = strawberry.mutation(
+        resolver=booking_resolvers.pay_order,
+        permission_classes=[CanBook],
+        description="Pay an order; on success its tickets are issued.",
+    )
+    cancel_order = strawberry.mutation(
+        resolver=booking_resolvers.cancel_order,
+        permission_classes=[CanBook],
+        description="Cancel an order, refunding it when paid.",
+    )
+
+
+def _is_expected(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None or isinstance(original, BookingError):
+        return True
+    # Errors raised as GraphQL errors on purpose (permissions) carry a code.
+    return isinstance(original, GraphQLError) and bool(
+        (original.extensions or {}).get("code")
+    )
+
+
+class DomainErrorCodes(SchemaExtension):
+    """Give domain errors raised outside result unions a code and field."""
+
+    def on_operation(self) -> Any:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or []:
+            original = error.original_error
+            if isinstance(original, BookingError):
+                error.extensions = {
+                    "code": original.code.value,
+                    "field": original.field,
+                }
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: ExecutionContext | None = None,
+    ) -> None:
+        for error in errors:
+            if _is_expected(error):
+                continue
+            operation = execution_context.operation_name if execution_context else None
+            logger.error(
+                "unexpected error in GraphQL operation",
+                exc_info=error.original_error,
+                extra={"operation": operation, "path": error.path},
+            )
+
+
+def build_schema() -> Schema:
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[
+            BusyError,
+            HoldExpiredError,
+            IdempotencyKeyReusedError,
+            InvalidInputError,
+            InvalidStateError,
+            LimitExceededError,
+            NotFoundError,
+            PaymentDeclinedError,
+            PaymentFailedError,
+            PlanInvalidError,
+            SaleNotOpenError,
+            SeatsUnavailableError,
+            SingleSeatGapError,
+        ],
+        extensions=[
+            DomainErrorCodes,
+            lambda: MaskErrors(
+                should_mask_error=lambda error: not _is_expected(error),
+                error_message="internal server error",
+            ),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Seat-change publishing after commit, fan-out and snapshots."""
