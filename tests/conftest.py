@@ -329,4 +329,4 @@ async def api(
 
 @pytest.fixture
 def anyio_backend() -> Iterator[str]:
-    yield "asyncio"
+    return "asyncio"

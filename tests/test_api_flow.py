@@ -73,7 +73,9 @@ async def test_buyer_flow_hold_checkout_pay_tickets(
     assert sorted(hold["seatIds"]) == sorted(chosen)
 
     checked_out = await api.execute(
-        CHECKOUT, {"input": {"holdId": hold["id"], "idempotencyKey": key()}}, token=buyer
+        CHECKOUT,
+        {"input": {"holdId": hold["id"], "idempotencyKey": key()}},
+        token=buyer,
     )
     order = checked_out["data"]["checkout"]
     assert order["__typename"] == "Order", order

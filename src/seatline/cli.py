@@ -129,7 +129,8 @@ async def _import_venue(
     "scopes",
     multiple=True,
     required=True,
-    help=f"Granted scope; repeat or separate with spaces. Known: {' '.join(sorted(KNOWN_SCOPES))}",
+    help="Granted scope; repeat or separate with spaces. "
+    f"Known: {' '.join(sorted(KNOWN_SCOPES))}",
 )
 @click.option(
     "--ttl", default=3600, show_default=True, type=int, help="Lifetime in seconds."
@@ -194,7 +195,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         lifetime_seconds=int(timedelta(hours=12).total_seconds()),
     )
     click.echo(
-        f"\nseatline demo: event {result.event_id} ({result.seat_count} seats) is on sale.\n"
+        f"\nseatline demo: event {result.event_id} "
+        f"({result.seat_count} seats) is on sale.\n"
         f"GraphiQL: http://{host}:{port}/graphql\n"
         "Paste this into GraphiQL's headers tab:\n"
         f'{{"Authorization": "Bearer {minted}"}}\n'

@@ -68,7 +68,8 @@ def _validate_draft(draft: EventDraft) -> None:
         ZoneInfo(draft.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(
-            f"unknown time zone {draft.time_zone!r}; use an IANA name such as Europe/Berlin",
+            f"unknown time zone {draft.time_zone!r}; "
+            "use an IANA name such as Europe/Berlin",
             field="timeZone",
         ) from None
     if not CURRENCY_PATTERN.match(draft.currency):
@@ -163,7 +164,8 @@ def _check_prices(prices: Mapping[str, int], categories: Mapping[str, int]) -> N
     unknown = sorted(set(prices) - set(categories))
     if unknown:
         raise InvalidInput(
-            f"prices name unknown categories {unknown}; the venue has {sorted(categories)}",
+            f"prices name unknown categories {unknown}; "
+            f"the venue has {sorted(categories)}",
             field="prices",
         )
     missing = sorted(set(categories) - set(prices))
@@ -241,7 +243,8 @@ async def change_event_status(
             return event
         if status not in _TRANSITIONS[event.status]:
             raise InvalidState(
-                f"event {event_id} cannot go from {event.status.value} to {status.value}",
+                f"event {event_id} cannot go from {event.status.value} "
+                f"to {status.value}",
                 field="eventId",
             )
         event.status = status
@@ -270,7 +273,8 @@ async def block_seats(
         if len(changed) != len(seats):
             taken = await _taken(session, event, seats, changed, now)
             raise SeatsUnavailable(
-                f"{len(taken)} of the seats are held, sold or blocked: {', '.join(taken)}",
+                f"{len(taken)} of the seats are held, sold or blocked: "
+                f"{', '.join(taken)}",
                 seat_ids=taken,
             )
         batch = await bump_version(session, event.id, seats, SeatStatus.BLOCKED)

@@ -8,6 +8,7 @@ computed once and cached by venue id.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import statistics
 import uuid
@@ -106,18 +107,16 @@ async def load_geometry(session: AsyncSession, venue_id: uuid.UUID) -> VenueGeom
     if row:
         blocks.extend(_split_at_aisles(row))
 
-    categories = {
-        name: id_
-        for name, id_ in await session.execute(
+    categories = dict(
+        await session.execute(
             select(Category.name, Category.id).where(Category.venue_id == venue_id)
         )
-    }
-    sections = {
-        key: id_
-        for key, id_ in await session.execute(
+    )
+    sections = dict(
+        await session.execute(
             select(Section.key, Section.id).where(Section.venue_id == venue_id)
         )
-    }
+    )
     place_of = {
         place.ordinal: (block_index, position)
         for block_index, block in enumerate(blocks)
@@ -135,7 +134,7 @@ def _split_at_aisles(
         return [[place for place, _, _ in row]]
     gaps = [
         math.hypot(x2 - x1, y2 - y1)
-        for (_, x1, y1), (_, x2, y2) in zip(row, row[1:], strict=False)
+        for (_, x1, y1), (_, x2, y2) in itertools.pairwise(row)
     ]
     usual = statistics.median(gaps)
     blocks: list[list[SeatPlace]] = [[row[0][0]]]

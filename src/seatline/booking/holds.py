@@ -258,7 +258,8 @@ async def _claim(
             )
         taken = [seat.guid for seat in seats if seat.seat_id not in changed]
         raise SeatsUnavailable(
-            f"{len(taken)} of the requested seats are not available: {', '.join(taken[:20])}",
+            f"{len(taken)} of the requested seats are not available: "
+            f"{', '.join(taken[:20])}",
             seat_ids=taken,
         )
 
@@ -413,7 +414,8 @@ def _ensure_active(hold: Hold, now: datetime) -> None:
     status = hold_status(hold, now)
     if status is HoldStatus.EXPIRED:
         raise HoldExpired(
-            f"hold {hold.id} expired at {hold.expires_at.isoformat()}; hold the seats again",
+            f"hold {hold.id} expired at {hold.expires_at.isoformat()}; "
+            "hold the seats again",
             field="holdId",
         )
     if status is not HoldStatus.ACTIVE:
@@ -422,7 +424,6 @@ def _ensure_active(hold: Hold, now: datetime) -> None:
 
 async def release_hold(services: Services, buyer_id: str, hold_id: uuid.UUID) -> Hold:
     """Give the hold's seats back; releasing an expired hold is allowed."""
-    now = services.clock.now()
     async with services.transaction() as session:
         hold = await _own_hold(session, buyer_id, hold_id, lock=True)
         if hold.status is not HoldStatus.ACTIVE:

@@ -133,7 +133,7 @@ async def run_idempotent(
         stored = await _stored(services, call)
         if stored is not None:
             return await replay(stored)
-        if not isinstance(error, TRANSIENT_ERRORS | (IdempotencyKeyReused,)):
+        if not isinstance(error, (*TRANSIENT_ERRORS, IdempotencyKeyReused)):
             await _store_error(services, call, error)
         raise
 

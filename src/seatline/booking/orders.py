@@ -93,7 +93,8 @@ async def _checkout(
         status = hold_status(hold, now)
         if status is HoldStatus.EXPIRED:
             raise HoldExpired(
-                f"hold {hold_id} expired at {hold.expires_at.isoformat()}; hold the seats again",
+                f"hold {hold_id} expired at {hold.expires_at.isoformat()}; "
+                "hold the seats again",
                 field="holdId",
             )
         if status is not HoldStatus.ACTIVE:

@@ -85,12 +85,11 @@ class _Names:
 
 
 async def _names(session: AsyncSession, venue_id: uuid.UUID) -> _Names:
-    categories = {
-        id_: name
-        for id_, name in await session.execute(
+    categories = dict(
+        await session.execute(
             select(Category.id, Category.name).where(Category.venue_id == venue_id)
         )
-    }
+    )
     sections = {
         id_: (key, name)
         for id_, key, name in await session.execute(
@@ -208,14 +207,13 @@ async def seat_list(
 
     async with services.sessions() as session:
         rows = (await session.execute(query)).all()
-        prices = {
-            category_id: amount
-            for category_id, amount in await session.execute(
+        prices = dict(
+            await session.execute(
                 select(EventPrice.category_id, EventPrice.amount).where(
                     EventPrice.event_id == event.id
                 )
             )
-        }
+        )
     views = [
         SeatView(
             seat_id=row[0],
@@ -350,7 +348,7 @@ async def seat_guids(services: Services, seat_ids: list[int]) -> dict[int, str]:
         rows = await session.execute(
             select(Seat.id, Seat.guid).where(Seat.id.in_(seat_ids))
         )
-        return {id_: guid for id_, guid in rows}
+        return dict(rows)
 
 
 async def find_event(

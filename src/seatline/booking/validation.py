@@ -32,7 +32,8 @@ def check_idempotency_key(key: str) -> str:
         or not key.isascii()
     ):
         raise InvalidInput(
-            "idempotencyKey must be 8 to 200 printable ASCII characters, such as a UUID",
+            "idempotencyKey must be 8 to 200 printable ASCII characters, "
+            "such as a UUID",
             field="idempotencyKey",
         )
     return key

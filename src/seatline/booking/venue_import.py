@@ -24,9 +24,14 @@ async def import_plan(
     plan = parse_plan(data)
     async with services.transaction() as session:
         venue = await import_venue(
-            session, plan, organizer_id=organizer_id, now=services.clock.now(), name=name
+            session,
+            plan,
+            organizer_id=organizer_id,
+            now=services.clock.now(),
+            name=name,
         )
     logger.info(
-        "venue imported", extra={"venue_id": str(venue.id), "seat_count": venue.seat_count}
+        "venue imported",
+        extra={"venue_id": str(venue.id), "seat_count": venue.seat_count},
     )
     return venue

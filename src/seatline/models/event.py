@@ -53,7 +53,7 @@ class Event(Base):
         Index("ix_events_starts_at_id", "starts_at", "id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default_factory=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     venue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("venues.id"), index=True)
     organizer_id: Mapped[str] = mapped_column(String(255), index=True)
     name: Mapped[str] = mapped_column(String(200))

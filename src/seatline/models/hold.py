@@ -25,7 +25,7 @@ class Hold(Base):
     __tablename__ = "holds"
     __table_args__ = (Index("ix_holds_status_expires_at", "status", "expires_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default_factory=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"), index=True)
     buyer_id: Mapped[str] = mapped_column(String(255), index=True)
     status: Mapped[HoldStatus] = mapped_column(_enum(HoldStatus, "hold_status"))

@@ -39,7 +39,7 @@ class Order(Base):
         UniqueConstraint("hold_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default_factory=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"), index=True)
     buyer_id: Mapped[str] = mapped_column(String(255), index=True)
     hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("holds.id"))
@@ -68,7 +68,7 @@ class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("order_id", "idempotency_key"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default_factory=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
     provider: Mapped[str] = mapped_column(String(50))
     idempotency_key: Mapped[str] = mapped_column(String(200))
@@ -99,7 +99,7 @@ class Ticket(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default_factory=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"))
     seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id"))

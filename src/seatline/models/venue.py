@@ -15,7 +15,7 @@ from seatline.models.base import Base, new_id
 class Venue(Base):
     __tablename__ = "venues"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default_factory=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     organizer_id: Mapped[str] = mapped_column(String(255), index=True)
     seat_count: Mapped[int]
@@ -34,7 +34,7 @@ class Category(Base):
     __tablename__ = "categories"
     __table_args__ = (UniqueConstraint("venue_id", "name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True, init=False)
+    id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("venues.id", ondelete="CASCADE")
     )
@@ -48,7 +48,7 @@ class Section(Base):
     __tablename__ = "sections"
     __table_args__ = (UniqueConstraint("venue_id", "ordinal"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True, init=False)
+    id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("venues.id", ondelete="CASCADE")
     )
@@ -65,7 +65,7 @@ class Seat(Base):
         Index("ix_seats_venue_row", "venue_id", "section_id", "row_ordinal"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True, init=False)
+    id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("venues.id", ondelete="CASCADE")
     )

@@ -1,15 +1,18 @@
-"""GraphQL enums, each wrapping its domain enum once."""
+"""GraphQL enums: the domain enums, registered with Strawberry once."""
 
 from __future__ import annotations
 
 import strawberry
 
-from seatline.models import EventStatus as DomainEventStatus
-from seatline.models import HoldStatus as DomainHoldStatus
-from seatline.models import OrderStatus as DomainOrderStatus
-from seatline.models import SeatStatus as DomainSeatStatus
+from seatline.booking.errors import ErrorCode
+from seatline.models import EventStatus, HoldStatus, OrderStatus, SeatStatus
 
-EventStatus = strawberry.enum(DomainEventStatus, name="EventStatus")
-SeatStatus = strawberry.enum(DomainSeatStatus, name="SeatStatus")
-HoldStatus = strawberry.enum(DomainHoldStatus, name="HoldStatus")
-OrderStatus = strawberry.enum(DomainOrderStatus, name="OrderStatus")
+# strawberry.enum registers the class and returns it unchanged, so fields are
+# annotated with the domain enums themselves.
+strawberry.enum(EventStatus, name="EventStatus")
+strawberry.enum(SeatStatus, name="SeatStatus")
+strawberry.enum(HoldStatus, name="HoldStatus")
+strawberry.enum(OrderStatus, name="OrderStatus")
+strawberry.enum(ErrorCode, name="ErrorCode", description="Why a request failed.")
+
+__all__ = ["ErrorCode", "EventStatus", "HoldStatus", "OrderStatus", "SeatStatus"]

@@ -9,8 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 import strawberry
 
 from seatline.booking import errors as domain
-
-ErrorCode = strawberry.enum(domain.ErrorCode, description="Why a request failed.")
+from seatline.schema.enums import ErrorCode
 
 
 @strawberry.interface(

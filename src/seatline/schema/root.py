@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 @strawberry.type
 class Query:
     events: EventConnection = strawberry.field(
-        resolver=event_resolvers.events, description="Events by start time, drafts excluded."
+        resolver=event_resolvers.events,
+        description="Events by start time, drafts excluded.",
     )
     event: Event | None = strawberry.field(resolver=event_resolvers.event)
     hold: Hold | None = strawberry.field(
@@ -89,7 +90,8 @@ class Mutation:
     extend_hold = strawberry.mutation(
         resolver=booking_resolvers.extend_hold,
         permission_classes=[CanBook],
-        description="Move a hold's deadline by the event's hold duration, up to its cap.",
+        description="Move a hold's deadline by the event's hold duration, "
+        "up to its cap.",
     )
     release_hold = strawberry.mutation(
         resolver=booking_resolvers.release_hold, permission_classes=[CanBook]

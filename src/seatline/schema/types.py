@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -185,7 +186,7 @@ class Event:
         return SeatMap(
             event_id=self.id,
             layout_version=result.layout_version,
-            layout=result.layout,
+            layout=cast(JSON, result.layout),
             version=result.version,
             seat_count=result.seat_count,
             availability=result.availability,
