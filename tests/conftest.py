@@ -248,10 +248,9 @@ async def make_event(
     }
     values.update(draft_overrides)
     event = await create_event(services, EventDraft(**values), organizer_id=organizer)
-    if status is not EventStatus.DRAFT:
-        event = await change_event_status(
-            services, event.id, status, organizer_id=organizer
-        )
+    steps = [] if status is EventStatus.DRAFT else [EventStatus.ON_SALE, status]
+    for step in steps:
+        event = await change_event_status(services, event.id, step, organizer_id=organizer)
     return EventFixture(event, venue, organizer)
 
 

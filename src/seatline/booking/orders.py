@@ -443,8 +443,14 @@ async def _refund_unfulfilled(
             OrderStatus.AWAITING_PAYMENT,
             OrderStatus.EXPIRED,
         )
+        batch = None
         if unfulfilled:
             order.status = OrderStatus.REFUNDED
+            # Seats of the lapsed hold that nobody took are still marked
+            # held; give them back so subscribers see them free.
+            batch = await _release_order_seats(session, order, now)
+    if batch is not None:
+        await services.publish([batch])
     logger.warning(
         "payment refunded because its order could not be fulfilled",
         extra={"order_id": str(order_id), "payment_id": str(payment_id)},

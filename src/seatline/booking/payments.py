@@ -50,6 +50,8 @@ SANDBOX_TOKENS: dict[str, tuple[ChargeStatus, str | None]] = {
     "tok_decline_funds": (ChargeStatus.DECLINED, "insufficient_funds"),
     "tok_decline_expired": (ChargeStatus.DECLINED, "expired_card"),
     "tok_error": (ChargeStatus.ERROR, None),
+    # Fails the first attempt of each idempotency key, approves the retry.
+    "tok_error_once": (ChargeStatus.APPROVED, None),
 }
 
 
@@ -66,6 +68,8 @@ class SandboxProvider:
     def __init__(self) -> None:
         self._charges: dict[str, ChargeResult] = {}
         self._refunds: set[str] = set()
+        self._failed_once: set[str] = set()
+        self.captured_references: list[str] = []
         self.refunded_references: list[str] = []
         self._lock = asyncio.Lock()
 
@@ -82,10 +86,15 @@ class SandboxProvider:
             if known is not None:
                 return known
 
+            if token == "tok_error_once" and idempotency_key not in self._failed_once:
+                self._failed_once.add(idempotency_key)
+                return ChargeResult(ChargeStatus.ERROR)
+
             status, decline_code = SANDBOX_TOKENS[token]
             reference = None
             if status is ChargeStatus.APPROVED:
                 reference = f"sbx_ch_{secrets.token_hex(12)}"
+                self.captured_references.append(reference)
             result = ChargeResult(status, reference, decline_code)
             # Errors are not remembered: a retry after an error charges anew.
             if status is not ChargeStatus.ERROR:
