@@ -79,7 +79,7 @@ async def seat_status_counts(
             .where(EventSeat.event_id == event.event.id)
             .group_by(EventSeat.status)
         )
-        return {status: count for status, count in rows}
+        return dict(rows)
 
 
 async def payments_of(services: Services, order: Order) -> list[Payment]:

@@ -86,7 +86,8 @@ class SandboxProvider:
             if known is not None:
                 return known
 
-            if token == "tok_error_once" and idempotency_key not in self._failed_once:
+            flaky = token == "tok_error_once"  # noqa: S105 - a public sandbox token
+            if flaky and idempotency_key not in self._failed_once:
                 self._failed_once.add(idempotency_key)
                 return ChargeResult(ChargeStatus.ERROR)
 
