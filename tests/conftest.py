@@ -88,7 +88,7 @@ def _asyncpg_url(url: str, database: str) -> str:
 
 
 @dataclass
-class TestDatabase:
+class DatabaseUnderTest:
     backend: str
     url: str
     engine: AsyncEngine
@@ -116,31 +116,33 @@ async def drop_postgres_database(admin_url: str, name: str) -> None:
 @pytest.fixture(scope="session")
 async def sqlite_database(
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[TestDatabase]:
+) -> AsyncIterator[DatabaseUnderTest]:
     path = tmp_path_factory.mktemp("sqlite") / "seatline.db"
     url = f"sqlite+aiosqlite:///{path}"
     await asyncio.to_thread(migrate.upgrade, url)
     engine = db.create_engine(Settings(database_url=url))
-    yield TestDatabase("sqlite", url, engine)
+    yield DatabaseUnderTest("sqlite", url, engine)
     await engine.dispose()
 
 
 @pytest.fixture(scope="session")
-async def postgres_database(postgres_admin_url: str) -> AsyncIterator[TestDatabase]:
+async def postgres_database(
+    postgres_admin_url: str,
+) -> AsyncIterator[DatabaseUnderTest]:
     name, url = await create_postgres_database(postgres_admin_url)
     try:
         await asyncio.to_thread(migrate.upgrade, url)
         engine = db.create_engine(Settings(database_url=url, db_pool_size=20))
-        yield TestDatabase("postgres", url, engine)
+        yield DatabaseUnderTest("postgres", url, engine)
         await engine.dispose()
     finally:
         await drop_postgres_database(postgres_admin_url, name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> TestDatabase:
+def database(request: pytest.FixtureRequest) -> DatabaseUnderTest:
     fixture_name = f"{request.param}_database"
-    result: TestDatabase = request.getfixturevalue(fixture_name)
+    result: DatabaseUnderTest = request.getfixturevalue(fixture_name)
     return result
 
 
@@ -166,7 +168,9 @@ def payments() -> SandboxProvider:
     return SandboxProvider()
 
 
-def settings_for(test_db: TestDatabase, key_file: Path, **overrides: Any) -> Settings:
+def settings_for(
+    test_db: DatabaseUnderTest, key_file: Path, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         "database_url": test_db.url,
         "key_file": key_file,
@@ -180,7 +184,7 @@ def settings_for(test_db: TestDatabase, key_file: Path, **overrides: Any) -> Set
 
 @pytest.fixture
 async def services(
-    database: TestDatabase,
+    database: DatabaseUnderTest,
     keys: KeyStore,
     key_file: Path,
     clock: ManualClock,
@@ -250,7 +254,9 @@ async def make_event(
     event = await create_event(services, EventDraft(**values), organizer_id=organizer)
     steps = [] if status is EventStatus.DRAFT else [EventStatus.ON_SALE, status]
     for step in steps:
-        event = await change_event_status(services, event.id, step, organizer_id=organizer)
+        event = await change_event_status(
+            services, event.id, step, organizer_id=organizer
+        )
     return EventFixture(event, venue, organizer)
 
 
@@ -306,7 +312,7 @@ class ApiClient:
 
 @pytest.fixture
 async def api(
-    database: TestDatabase,
+    database: DatabaseUnderTest,
     services: Services,
     keys: KeyStore,
     key_file: Path,

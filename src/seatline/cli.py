@@ -21,6 +21,11 @@ from seatline.config import Environment, Settings
 logger = logging.getLogger("seatline")
 
 
+def _log_level_name() -> str:
+    """The root logger's level, for uvicorn's own loggers."""
+    return logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -58,7 +63,7 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_level=_log_level_name(),
     )
 
 

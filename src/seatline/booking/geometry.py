@@ -107,15 +107,20 @@ async def load_geometry(session: AsyncSession, venue_id: uuid.UUID) -> VenueGeom
     if row:
         blocks.extend(_split_at_aisles(row))
 
+    # Result has keys(), so dict(result) would treat it as a mapping: take rows.
     categories = dict(
-        await session.execute(
-            select(Category.name, Category.id).where(Category.venue_id == venue_id)
-        )
+        (
+            await session.execute(
+                select(Category.name, Category.id).where(Category.venue_id == venue_id)
+            )
+        ).all()
     )
     sections = dict(
-        await session.execute(
-            select(Section.key, Section.id).where(Section.venue_id == venue_id)
-        )
+        (
+            await session.execute(
+                select(Section.key, Section.id).where(Section.venue_id == venue_id)
+            )
+        ).all()
     )
     place_of = {
         place.ordinal: (block_index, position)

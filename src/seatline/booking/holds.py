@@ -57,7 +57,9 @@ from seatline.models import (
 from seatline.subscriptions.publisher import SeatChangeBatch
 
 # How often best available re-chooses after losing a race for its seats.
-BEST_AVAILABLE_ATTEMPTS = 5
+# Each retry picks at random among twice as many of the best candidates as
+# the last, so buyers who collided spread out instead of colliding again.
+BEST_AVAILABLE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ async def _hold_best_available(
                     best,
                     avoid_single_gaps=event.no_single_seat_gaps,
                     exclude=lost,
-                    spread=1 if attempt == 0 else 8,
+                    spread=1 if attempt == 0 else 4 << attempt,
                 )
                 if places is None:
                     raise SeatsUnavailable(

@@ -85,10 +85,13 @@ class _Names:
 
 
 async def _names(session: AsyncSession, venue_id: uuid.UUID) -> _Names:
+    # Result has keys(), so dict(result) would treat it as a mapping: take rows.
     categories = dict(
-        await session.execute(
-            select(Category.id, Category.name).where(Category.venue_id == venue_id)
-        )
+        (
+            await session.execute(
+                select(Category.id, Category.name).where(Category.venue_id == venue_id)
+            )
+        ).all()
     )
     sections = {
         id_: (key, name)
@@ -208,11 +211,13 @@ async def seat_list(
     async with services.sessions() as session:
         rows = (await session.execute(query)).all()
         prices = dict(
-            await session.execute(
-                select(EventPrice.category_id, EventPrice.amount).where(
-                    EventPrice.event_id == event.id
+            (
+                await session.execute(
+                    select(EventPrice.category_id, EventPrice.amount).where(
+                        EventPrice.event_id == event.id
+                    )
                 )
-            )
+            ).all()
         )
     views = [
         SeatView(
@@ -348,7 +353,7 @@ async def seat_guids(services: Services, seat_ids: list[int]) -> dict[int, str]:
         rows = await session.execute(
             select(Seat.id, Seat.guid).where(Seat.id.in_(seat_ids))
         )
-        return dict(rows)
+        return dict(rows.all())
 
 
 async def find_event(

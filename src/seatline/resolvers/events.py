@@ -78,6 +78,9 @@ async def events(
                 datetime.fromisoformat(values["s"]),
                 parse_id(values["i"], "after"),
             )
+            # A naive start time would fail when bound to the UTC column.
+            if cursor[0].tzinfo is None:
+                raise ValueError("cursor start time has no UTC offset")
         except (TypeError, ValueError):
             raise InvalidInput(
                 "invalid cursor; pass an endCursor from a previous page", field="after"

@@ -492,4 +492,4 @@ def _row_document(row: _Row, shift_x: float, shift_y: float) -> dict[str, Any]:
 def _round(value: float) -> float | int:
     """Round to 0.1 plan units, writing whole values as integers."""
     rounded = round(value, 1)
-    return int(rounded) if rounded.is_integer() else rounded
+    return int(rounded) if float(rounded).is_integer() else rounded

@@ -635,29 +635,30 @@ def _area_centre(area: dict[str, Any]) -> tuple[float, float]:
 
 
 def _surrounds_empty_middle(plan: Plan) -> bool:
-    """Tell whether seats lie in all four outer quarters and none in the middle.
+    """Tell whether seats lie left of, right of, above and below the middle.
 
-    The bounds are those of the seats. The middle is the central half of them
-    in both directions, and the outer quarters are the bands along each edge.
+    The seats' bounding box is cut into a 3 x 3 grid whose middle cell is the
+    central half in each direction. A bowl has seats in the middle cell of
+    each edge and none in the centre cell.
     """
     left, top, right, bottom = _seat_bounds(plan)
-    quarter_width = (right - left) / 4
-    quarter_height = (bottom - top) / 4
-    if quarter_width == 0 or quarter_height == 0:
-        return False
+    occupied = {
+        (_band(seat.x, left, right), _band(seat.y, top, bottom))
+        for row in plan.rows()
+        for seat in row.seats
+    }
+    edge_middles = {(0, 1), (2, 1), (1, 0), (1, 2)}
+    return (1, 1) not in occupied and edge_middles <= occupied
 
-    bands = {"left": False, "right": False, "top": False, "bottom": False}
-    for row in plan.rows():
-        for seat in row.seats:
-            in_middle_x = left + quarter_width < seat.x < right - quarter_width
-            in_middle_y = top + quarter_height < seat.y < bottom - quarter_height
-            if in_middle_x and in_middle_y:
-                return False
-            bands["left"] |= seat.x <= left + quarter_width
-            bands["right"] |= seat.x >= right - quarter_width
-            bands["top"] |= seat.y <= top + quarter_height
-            bands["bottom"] |= seat.y >= bottom - quarter_height
-    return all(bands.values())
+
+def _band(value: float, low: float, high: float) -> int:
+    """Return 0 for the first quarter of [low, high], 2 for the last, else 1."""
+    quarter = (high - low) / 4
+    if value <= low + quarter:
+        return 0
+    if value >= high - quarter:
+        return 2
+    return 1
 
 
 def _seat_bounds(plan: Plan) -> tuple[float, float, float, float]:

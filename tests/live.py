@@ -1,0 +1,85 @@
+"""Run `seatline serve` in a subprocess for tests that need real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def live_server(
+    database_url: str,
+    key_file: Path,
+    *,
+    issuer: str,
+    audience: str,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> AsyncIterator[str]:
+    """Start a server on a free loopback port; yield its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SEATLINE_DATABASE_URL": database_url,
+        "SEATLINE_KEY_FILE": str(key_file),
+        "SEATLINE_JWT_ISSUER": issuer,
+        "SEATLINE_JWT_AUDIENCE": audience,
+        **(extra_env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "seatline.cli",
+        "--log-level",
+        "WARNING",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    process = subprocess.Popen(command, env=env)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_ready(base_url, process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(STARTUP_TIMEOUT_SECONDS * 10):
+            if process.poll() is not None:
+                raise RuntimeError(f"seatline serve exited with {process.returncode}")
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"seatline serve at {base_url} not ready in time")
