@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,24 +56,25 @@ async def live_server(
         "--workers",
         str(workers),
     ]
-    process = subprocess.Popen(command, env=env)
+    process = await asyncio.create_subprocess_exec(*command, env=env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(base_url, process)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
 
 
-async def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+async def _wait_ready(base_url: str, process: asyncio.subprocess.Process) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
         for _ in range(STARTUP_TIMEOUT_SECONDS * 10):
-            if process.poll() is not None:
+            if process.returncode is not None:
                 raise RuntimeError(f"seatline serve exited with {process.returncode}")
             try:
                 if (await client.get("/readyz")).status_code == 200:
