@@ -1,0 +1,5 @@
+"""Allow `python -m seatline`."""
+
+from seatline.cli import main
+
+main()
