@@ -226,15 +226,14 @@ async def make_event(
     rows: int = 6,
     seats_per_row: int = 12,
     status: EventStatus = EventStatus.ON_SALE,
+    plan: dict[str, Any] | None = None,
     **draft_overrides: Any,
 ) -> EventFixture:
     """A small generated theatre and an event on it, on sale by default."""
     organizer = f"organizer-{secrets.token_hex(4)}"
-    venue = await import_plan(
-        services,
-        theatre(rows=rows, seats_per_row=seats_per_row),
-        organizer_id=organizer,
-    )
+    if plan is None:
+        plan = theatre(rows=rows, seats_per_row=seats_per_row)
+    venue = await import_plan(services, plan, organizer_id=organizer)
     now = services.clock.now()
     categories = [name for name, _ in venue.layout["categories"]]
     values: dict[str, Any] = {

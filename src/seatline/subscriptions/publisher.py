@@ -54,6 +54,10 @@ class SeatChangePublisher:
     def __init__(self, broadcast: Broadcast) -> None:
         self._broadcast = broadcast
 
+    @property
+    def broadcast(self) -> Broadcast:
+        return self._broadcast
+
     async def publish(self, batch: SeatChangeBatch) -> None:
         try:
             await self._broadcast.publish(seat_channel(batch.event_id), batch.to_json())
