@@ -46,7 +46,7 @@ async def statuses(services: Services, event: EventFixture) -> dict[SeatStatus, 
             .where(EventSeat.event_id == event.event.id)
             .group_by(EventSeat.status)
         )
-        return dict(rows)
+        return {status: count for status, count in rows}  # noqa: C416 - Result has keys()
 
 
 async def version(services: Services, event: EventFixture) -> int:

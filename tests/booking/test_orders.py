@@ -79,7 +79,7 @@ async def seat_status_counts(
             .where(EventSeat.event_id == event.event.id)
             .group_by(EventSeat.status)
         )
-        return dict(rows)
+        return {status: count for status, count in rows}  # noqa: C416 - Result has keys()
 
 
 async def payments_of(services: Services, order: Order) -> list[Payment]:
