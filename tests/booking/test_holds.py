@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -354,3 +355,41 @@ async def test_hold_rejects_bad_idempotency_key(
                 services, "buyer-a", request(on_sale, seat_ids(on_sale)[:1], key=key)
             )
         assert raised.value.field == "idempotencyKey"
+
+
+async def test_concurrent_sweepers_expire_each_hold_once(
+    services: Services, clock: ManualClock
+) -> None:
+    event = await make_event(
+        services, rows=10, seats_per_row=20, max_seats_per_buyer=100
+    )
+    seats = seat_ids(event)
+    created = [
+        await hold_seats(
+            services, f"buyer-{index}", request(event, seats[2 * index : 2 * index + 2])
+        )
+        for index in range(40)
+    ]
+    clock.advance(event.event.hold_duration_seconds + 1)
+
+    results = await asyncio.gather(*(sweep(services) for _ in range(4)))
+
+    assert sum(result.expired_holds for result in results) >= len(created)
+    for hold in created:
+        assert (await stored_hold(services, hold.id)).status is HoldStatus.EXPIRED
+    assert SeatStatus.HELD not in await statuses(services, event)
+    # Forty holds took versions 1 to 40; each sweeper transaction that freed
+    # seats took one more, and every freed seat carries one of those.
+    async with services.sessions() as session:
+        seat_versions = set(
+            (
+                await session.scalars(
+                    select(EventSeat.version).where(
+                        EventSeat.event_id == event.event.id, EventSeat.version > 0
+                    )
+                )
+            ).all()
+        )
+    final = await version(services, event)
+    assert 41 <= final <= 44
+    assert seat_versions == set(range(41, final + 1))

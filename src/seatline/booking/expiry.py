@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline.booking.errors import Busy
+from seatline.booking.idempotency import purge_expired_records
 from seatline.booking.seats import bump_version, claim_seats, seat_refs
 from seatline.booking.services import Services
 from seatline.models import (
@@ -171,6 +172,7 @@ async def run_sweeper(services: Services, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             result = await sweep(services)
+            await purge_expired_records(services)
             if result.expired_holds or result.expired_orders:
                 logger.info(
                     "sweeper expired holds and orders",
