@@ -13,8 +13,10 @@ from seatline.booking import errors
 from seatline.booking.clock import ManualClock
 from seatline.booking.expiry import sweep
 from seatline.booking.holds import HoldRequest, hold_seats
+from seatline.booking.events import change_event_status
 from seatline.booking.orders import (
     PaymentRequest,
+    cancel_event,
     cancel_order,
     checkout,
     get_order,
@@ -26,6 +28,7 @@ from seatline.booking.services import Services
 from seatline.booking.tickets import InvalidTicket, verify_ticket
 from seatline.models import (
     EventSeat,
+    EventStatus,
     Hold,
     HoldStatus,
     Order,
@@ -378,3 +381,51 @@ async def test_unknown_payment_token_is_invalid_input(
     assert (await get_order(services, "buyer-a", order.id)).status is (
         OrderStatus.AWAITING_PAYMENT
     )
+
+
+async def test_cancel_event_refunds_every_order(
+    services: Services, payments: SandboxProvider, on_sale: EventFixture
+) -> None:
+    seats = seat_ids(on_sale)
+    paid = await pay(services, await held_order(services, on_sale, seats[0:2]))
+    unpaid = await held_order(services, on_sale, seats[4:6], buyer="buyer-b")
+
+    event = await cancel_event(
+        services, on_sale.event.id, organizer_id=on_sale.organizer_id
+    )
+
+    assert event.status is EventStatus.CANCELLED
+    assert (
+        await get_order(services, "buyer-a", paid.id)
+    ).status is OrderStatus.REFUNDED
+    assert (
+        await get_order(services, "buyer-b", unpaid.id)
+    ).status is OrderStatus.CANCELLED
+    assert len(payments.refunded_references) == 1
+    counts = await seat_status_counts(services, on_sale)
+    assert set(counts) == {SeatStatus.AVAILABLE}
+
+
+async def test_cancelled_event_takes_no_checkout_or_payment(
+    services: Services, on_sale: EventFixture
+) -> None:
+    seats = seat_ids(on_sale)
+    order = await held_order(services, on_sale, seats[0:1])
+    hold = await hold_seats(
+        services,
+        "buyer-a",
+        HoldRequest(
+            event_id=on_sale.event.id, idempotency_key=new_key(), seat_ids=seats[2:3]
+        ),
+    )
+    await change_event_status(
+        services,
+        on_sale.event.id,
+        EventStatus.CANCELLED,
+        organizer_id=on_sale.organizer_id,
+    )
+
+    with pytest.raises(errors.InvalidState, match="cancelled"):
+        await checkout(services, "buyer-a", hold.id, new_key())
+    with pytest.raises(errors.InvalidState, match="cancelled"):
+        await pay(services, order)

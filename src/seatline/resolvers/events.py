@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from seatline.booking import events as event_service
+from seatline.booking import orders as order_service
 from seatline.booking import seatmap
 from seatline.booking import venue_import as venue_service
 from seatline.booking.errors import InvalidInput
@@ -206,7 +207,12 @@ async def close_sales(info: Info, event_id: strawberry.ID) -> EventResult:
 
 @returns_errors
 async def cancel_event(info: Info, event_id: strawberry.ID) -> EventResult:
-    return await _change_status(info, event_id, DomainEventStatus.CANCELLED)
+    cancelled = await order_service.cancel_event(
+        info.context.services,
+        parse_id(event_id, "eventId"),
+        organizer_id=principal(info).subject,
+    )
+    return Event.from_model(cancelled)
 
 
 @returns_errors

@@ -72,7 +72,9 @@ class Mutation:
         resolver=event_resolvers.close_sales, permission_classes=[IsOrganizer]
     )
     cancel_event = strawberry.mutation(
-        resolver=event_resolvers.cancel_event, permission_classes=[IsOrganizer]
+        resolver=event_resolvers.cancel_event,
+        permission_classes=[IsOrganizer],
+        description="Cancel an event and refund all of its orders.",
     )
     block_seats = strawberry.mutation(
         resolver=event_resolvers.block_seats,

@@ -24,7 +24,8 @@ MAX_SEATS_PER_ROW = 500
 # Curved rows span at most this angle around the arc's centre.
 MAX_ROW_ANGLE = math.pi / 2
 
-# (zone_id prefix, display name, blocks): the long sides get more blocks.
+# Stands as (zone_id prefix, display name, block count). The long sides of
+# the pitch get more blocks than the ends.
 STADIUM_STANDS = (
     ("N", "North stand", 12),
     ("E", "East stand", 8),
@@ -89,6 +90,7 @@ def theatre(
     circle_seats = seats_per_row + 4
     widest = _row_width(circle_seats)
     first_radius = max(4 * ROW_PITCH, widest / MAX_ROW_ANGLE)
+    # The circle starts three row pitches behind the last row of the stalls.
     circle_radius = first_radius + (rows + 3) * ROW_PITCH
 
     stalls = [
@@ -114,24 +116,13 @@ def theatre(
         for r in range(circle_rows)
     ]
 
-    stage_width = max(4 * SEAT_PITCH, round(widest * 0.6))
-    stage_bottom = min(seat.y for seat in stalls[0].seats) - ROW_PITCH
-    stage_height = 3 * ROW_PITCH
-    stage = _labelled_rectangle(
-        "STAGE",
-        -stage_width / 2,
-        stage_bottom - stage_height,
-        stage_width,
-        stage_height,
-    )
-
     categories = [
         {"name": "Stalls centre", "color": "#c0392b"},
         {"name": "Stalls sides", "color": "#2980b9"},
         {"name": "Circle", "color": "#27ae60"},
     ]
     zones = [
-        _Zone("stage", "Stage", [], [stage]),
+        _Zone("stage", "Stage", [], [_stage_area(stalls[0], widest)]),
         _Zone("stalls", "Stalls", stalls),
         _Zone("circle", "Circle", circle),
     ]
@@ -224,6 +215,14 @@ def _theatre_row(
         slot += 2
         number += 1
     return row
+
+
+def _stage_area(front_row: _Row, widest: float) -> dict[str, Any]:
+    """Return a STAGE rectangle centred on x = 0, one row pitch above the front row."""
+    width = max(4 * SEAT_PITCH, round(widest * 0.6))
+    height = 3 * ROW_PITCH
+    bottom = min(seat.y for seat in front_row.seats) - ROW_PITCH
+    return _labelled_rectangle("STAGE", -width / 2, bottom - height, width, height)
 
 
 def _split_blocks(seat_count: int) -> list[int]:
