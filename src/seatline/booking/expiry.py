@@ -12,10 +12,11 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline.booking.errors import Busy
@@ -76,9 +77,11 @@ async def sweep(services: Services) -> SweepResult:
     return SweepResult(expired_holds, expired_orders)
 
 
-def _by_event(rows: object) -> dict[uuid.UUID, list[uuid.UUID]]:
+def _by_event(
+    rows: Sequence[Row[uuid.UUID, uuid.UUID]],
+) -> dict[uuid.UUID, list[uuid.UUID]]:
     grouped: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for row_id, event_id in rows:  # type: ignore[attr-defined]
+    for row_id, event_id in rows:
         grouped[event_id].append(row_id)
     return grouped
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline.booking.availability import Availability, pack_statuses, read_availability
 from seatline.booking.errors import InvalidInput, NotFound
+from seatline.booking.geometry import VenueGeometry
 from seatline.booking.seats import effective_status, is_free
 from seatline.booking.services import Services
 from seatline.models import (
@@ -105,7 +106,7 @@ async def _names(session: AsyncSession, venue_id: uuid.UUID) -> _Names:
 
 
 def _counts(
-    geometry: Any, availability: Availability, names: _Names
+    geometry: VenueGeometry, availability: Availability, names: _Names
 ) -> tuple[list[StatusCounts], list[StatusCounts]]:
     by_category: Counter[tuple[int, SeatStatus]] = Counter()
     by_section: Counter[tuple[int, SeatStatus]] = Counter()
