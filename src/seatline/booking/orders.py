@@ -41,8 +41,8 @@ from seatline.booking.tickets import TicketFacts, new_ticket_code
 from seatline.models import (
     Event,
     EventPrice,
-    EventStatus,
     EventSeat,
+    EventStatus,
     Hold,
     HoldSeat,
     HoldStatus,
