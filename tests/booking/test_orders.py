@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from seatline.auth.keys import KeyStore
 from seatline.booking import errors
 from seatline.booking.clock import ManualClock
+from seatline.booking.events import change_event_status
 from seatline.booking.expiry import sweep
 from seatline.booking.holds import HoldRequest, hold_seats
-from seatline.booking.events import change_event_status
 from seatline.booking.orders import (
     PaymentRequest,
     cancel_event,
