@@ -5,25 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from seatline import db
 from seatline.auth.keys import KeyStore, load_key_store
 from seatline.auth.middleware import PRINCIPAL_SCOPE_KEY, BearerTokenMiddleware
-from seatline.auth.tokens import TokenValidator
+from seatline.auth.tokens import InvalidToken, TokenValidator
 from seatline.booking.clock import Clock
 from seatline.booking.errors import NotFound
 from seatline.booking.expiry import run_sweeper
@@ -32,31 +36,89 @@ from seatline.booking.seatmap import get_venue_model
 from seatline.booking.services import Services
 from seatline.config import Environment, Settings
 from seatline.migrate import current_revision, head_revision
+from seatline.models import Event
 from seatline.runtime import build_services
 from seatline.schema.context import Context
 from seatline.schema.root import build_schema
+from seatline.subscriptions.fanout import FanOut, TopicFeeds
+from seatline.subscriptions.supervisor import BroadcastSupervisor
 
 logger = logging.getLogger(__name__)
 
 
+CONTEXT_SCOPE_KEY = "seatline.context"
+
+
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, services: Services, **kwargs: Any) -> None:
-        super().__init__(build_schema(), **kwargs)
+    def __init__(
+        self,
+        services: Services,
+        validator: TokenValidator,
+        fanout: FanOut,
+        topics: TopicFeeds,
+        **kwargs: Any,
+    ) -> None:
+        settings = services.settings
+        protocols = [GRAPHQL_TRANSPORT_WS_PROTOCOL]
+        if settings.live_legacy_protocol:
+            protocols.append(GRAPHQL_WS_PROTOCOL)
+        super().__init__(
+            build_schema(),
+            subscription_protocols=protocols,
+            max_subscriptions_per_connection=settings.live_max_operations_per_socket,
+            connection_init_wait_timeout=timedelta(seconds=10),
+            **kwargs,
+        )
         self.services = services
+        self.validator = validator
+        self.fanout = fanout
+        self.topics = topics
+        self.sockets = SocketRegistry(settings.live_max_sockets_per_principal)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            context = scope.get(CONTEXT_SCOPE_KEY)
+            if context is not None:
+                self.sockets.release(context)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
-        return Context(
+        context = Context(
             services=self.services,
-            principal=principal,
+            principal=request.scope.get(PRINCIPAL_SCOPE_KEY),
             request=request,
             response=response,
+            fanout=self.fanout,
+            topics=self.topics,
         )
+        if isinstance(request, WebSocket):
+            request.scope[CONTEXT_SCOPE_KEY] = context
+        return context
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """Authenticate a websocket from its connection_init payload.
+
+        No token means an anonymous socket that can watch public seat maps.
+        An invalid token, or too many sockets, closes the socket with 4403.
+        """
+        token = _token_from_params(context.connection_params or {})
+        if token is not None:
+            try:
+                context.principal = self.validator.validate(token)
+            except InvalidToken as error:
+                logger.info("rejected websocket token", extra={"reason": str(error)})
+                raise ConnectionRejectionError({"reason": str(error)}) from None
+        if not self.sockets.acquire(context):
+            raise ConnectionRejectionError({"reason": "too many open sockets"})
+        _close_when_expired(context)
+        return None
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: websocket messages must be text frames.
+        return orjson.dumps(data).decode()
 
 
 def create_app(
@@ -71,9 +133,14 @@ def create_app(
     development = settings.env is Environment.DEVELOPMENT
     keys = load_key_store(settings.key_file, create=development)
     engine = db.create_engine(settings)
-    broadcast = Broadcast(settings.redis_url)
+    supervisor = BroadcastSupervisor(settings.redis_url)
     services = build_services(
-        settings, engine, broadcast, keys, clock=clock, payments=payments
+        settings,
+        engine,
+        lambda: supervisor.broadcast,
+        keys,
+        clock=clock,
+        payments=payments,
     )
     validator = TokenValidator(
         keys,
@@ -81,15 +148,28 @@ def create_app(
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
     )
+    fanout = FanOut(
+        lambda: supervisor.broadcast,
+        _version_reader(services),
+        batch_window=settings.live_batch_window_seconds,
+        heartbeat_seconds=settings.live_heartbeat_seconds,
+        max_pending=settings.live_max_pending_changes,
+    )
+    topics = TopicFeeds(lambda: supervisor.broadcast)
+    supervisor.on_reconnect(fanout.reconnected)
+    supervisor.on_reconnect(topics.reconnected)
     graphql = GraphQLApp(
         services,
+        validator,
+        fanout,
+        topics,
         graphql_ide="graphiql" if development else None,
         allow_queries_via_get=False,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await broadcast.connect()
+        await supervisor.start()
         stop = asyncio.Event()
         sweeper = None
         if run_background_tasks:
@@ -101,13 +181,16 @@ def create_app(
             stop.set()
             if sweeper is not None:
                 await sweeper
-            await broadcast.disconnect()
+            await fanout.close()
+            await topics.close()
+            await supervisor.stop()
             await engine.dispose()
             logger.info("seatline stopped")
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/.well-known/jwks.json", _jwks(keys)),
             Route("/venues/{venue_id}/layout", _layout(services)),
             Route("/healthz", _healthz),
@@ -120,6 +203,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.fanout = fanout
+    app.state.supervisor = supervisor
     app.state.keys = keys
     app.state.engine = engine
     return app
@@ -171,3 +256,78 @@ def _readyz(engine: Any) -> Any:
         return JSONResponse({"status": "ready"})
 
     return endpoint
+
+
+class SocketRegistry:
+    """Counts open websockets per principal (or per address when anonymous)."""
+
+    def __init__(self, max_per_principal: int) -> None:
+        self.max_per_principal = max_per_principal
+        self.open: dict[str, int] = {}
+
+    def acquire(self, context: Context) -> bool:
+        key = _socket_key(context)
+        if self.open.get(key, 0) >= self.max_per_principal:
+            return False
+        self.open[key] = self.open.get(key, 0) + 1
+        context.socket_key = key
+        return True
+
+    def release(self, context: Context) -> None:
+        timer = context.expiry_timer
+        if timer is not None:
+            timer.cancel()
+        key = context.socket_key
+        if key is None:
+            return
+        context.socket_key = None
+        remaining = self.open.get(key, 0) - 1
+        if remaining > 0:
+            self.open[key] = remaining
+        else:
+            self.open.pop(key, None)
+
+
+def _socket_key(context: Context) -> str:
+    if context.principal is not None:
+        return f"sub:{context.principal.subject}"
+    client = getattr(context.request, "client", None)
+    return f"addr:{client.host if client else 'unknown'}"
+
+
+def _token_from_params(params: dict[str, Any]) -> str | None:
+    for name in ("Authorization", "authorization", "token"):
+        value = params.get(name)
+        if isinstance(value, str) and value.strip():
+            scheme, _, rest = value.strip().partition(" ")
+            return (
+                rest.strip() if scheme.lower() == "bearer" and rest else value.strip()
+            )
+    return None
+
+
+def _close_when_expired(context: Context) -> None:
+    principal = context.principal
+    if principal is None or principal.expires_at is None:
+        return
+    delay = max(0.0, principal.expires_at - time.time())
+    websocket = context.request
+
+    async def close() -> None:
+        logger.info("closing websocket: token expired")
+        with contextlib.suppress(RuntimeError):
+            await websocket.close(code=4403, reason="token expired")
+
+    loop = asyncio.get_running_loop()
+    context.expiry_timer = loop.call_later(
+        delay, lambda: asyncio.ensure_future(close())
+    )
+
+
+def _version_reader(services: Services) -> Any:
+    async def read(event_id: uuid.UUID) -> int | None:
+        async with services.sessions() as session:
+            event = await session.get(Event, event_id)
+            return None if event is None else event.seat_version
+
+    return read

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
 
     max_page_size: int = Field(default=100, ge=1, le=1000)
 
+    # Live seat maps. Changes to one event within this window go out as one
+    # delta, in seconds.
+    live_batch_window_seconds: float = Field(default=0.05, ge=0, le=5)
+    # An idle stream gets a heartbeat with the event's version this often.
+    live_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    # A subscriber with more pending seat changes than this gets a snapshot
+    # instead, so a stalled client costs bounded memory.
+    live_max_pending_changes: int = Field(default=2000, ge=10, le=1_000_000)
+    # Accept the legacy graphql-ws (subscriptions-transport-ws) protocol too.
+    live_legacy_protocol: bool = False
+    live_max_sockets_per_principal: int = Field(default=10, ge=1, le=10_000)
+    live_max_operations_per_socket: int = Field(default=20, ge=1, le=1000)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

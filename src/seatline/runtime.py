@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,7 +20,7 @@ from seatline.subscriptions.publisher import SeatChangePublisher
 def build_services(
     settings: Settings,
     engine: AsyncEngine,
-    broadcast: Broadcast,
+    broadcast: Broadcast | Callable[[], Broadcast],
     keys: KeyStore,
     *,
     clock: Clock | None = None,

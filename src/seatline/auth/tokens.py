@@ -19,6 +19,7 @@ class Scope(StrEnum):
     BOOKINGS_WRITE = "bookings:write"
     ORDERS_READ = "orders:read"
     ORGANIZER = "organizer"
+    PARTNER_STREAM = "partner:stream"
     ADMIN = "admin"
 
 
@@ -35,6 +36,8 @@ class Principal:
     subject: str
     scopes: frozenset[str] = field(default_factory=frozenset)
     client_id: str | None = None
+    # Unix time when the token expires; websockets close then.
+    expires_at: float | None = None
 
     def has(self, scope: Scope) -> bool:
         return scope.value in self.scopes or Scope.ADMIN.value in self.scopes
@@ -124,8 +127,10 @@ def _principal(claims: dict[str, object]) -> Principal:
         raise InvalidToken("invalid bearer token: scope must be a string")
 
     client_id = claims.get("client_id")
+    expires_at = claims.get("exp")
     return Principal(
         subject=subject,
         scopes=frozenset(scope.split()),
         client_id=client_id if isinstance(client_id, str) else None,
+        expires_at=float(expires_at) if isinstance(expires_at, int | float) else None,
     )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline.booking.seats import effective_status
-from seatline.models import Event, EventSeat, SeatStatus
+from seatline.models import Event, EventSeat, Seat, SeatStatus
 
 STATUS_CODES: dict[SeatStatus, int] = {
     SeatStatus.AVAILABLE: 0,
@@ -82,3 +82,55 @@ def unpack_statuses(encoded: str, seat_count: int) -> list[SeatStatus]:
         STATUS_BY_CODE[(packed[ordinal >> 2] >> ((ordinal & 3) * 2)) & 3]
         for ordinal in range(seat_count)
     ]
+
+
+@dataclass(frozen=True)
+class ChangedSeat:
+    seat_id: str
+    ordinal: int
+    status: SeatStatus
+
+
+async def read_changes_since(
+    session: AsyncSession, event: Event, since: int, now: datetime, limit: int
+) -> tuple[int, list[ChangedSeat]] | None:
+    """Seats changed after version `since`, with their current status.
+
+    Returns the current version and the changes, or None when more than
+    `limit` seats changed (a snapshot is cheaper then) or `since` is ahead
+    of the event.
+    """
+    version_column = (
+        select(Event.seat_version).where(Event.id == event.id).scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                Seat.guid,
+                EventSeat.ordinal,
+                EventSeat.status,
+                EventSeat.hold_expires_at,
+                version_column,
+            )
+            .join(Seat, Seat.id == EventSeat.seat_id)
+            .where(EventSeat.event_id == event.id, EventSeat.version > since)
+            .order_by(EventSeat.ordinal)
+            .limit(limit + 1)
+        )
+    ).all()
+    if len(rows) > limit:
+        return None
+    if rows:
+        version = int(rows[0][4])
+    else:
+        version = int(
+            await session.scalar(select(Event.seat_version).where(Event.id == event.id))
+            or 0
+        )
+    if since > version:
+        return None
+    changes = [
+        ChangedSeat(guid, ordinal, effective_status(status, expires, now))
+        for guid, ordinal, status, expires, _ in rows
+    ]
+    return version, changes

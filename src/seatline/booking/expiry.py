@@ -134,6 +134,8 @@ async def _expire_orders(
         batch = await _free_seats(session, event_id, hold_ids)
     if batch is not None:
         await services.publish([batch])
+    for order in orders:
+        await services.publish_order(order)
     return len(orders)
 
 

@@ -143,6 +143,7 @@ async def _checkout(
             .execution_options(synchronize_session=False)
         )
         record_result(session, call, {"order_id": str(order.id)}, services)
+    await services.publish_order(order)
     return order
 
 
@@ -334,6 +335,7 @@ async def _capture(
         )
 
     await services.publish([batch])
+    await services.publish_order(order)
     logger.info(
         "order paid", extra={"order_id": str(order_id), "payment_id": str(payment_id)}
     )
@@ -455,6 +457,8 @@ async def _refund_unfulfilled(
             batch = await _release_order_seats(session, order, now)
     if batch is not None:
         await services.publish([batch])
+    if unfulfilled:
+        await services.publish_order(order)
     logger.warning(
         "payment refunded because its order could not be fulfilled",
         extra={"order_id": str(order_id), "payment_id": str(payment_id)},
@@ -560,6 +564,7 @@ async def _cancel(
         order.cancelled_at = now
     if batch is not None:
         await services.publish([batch])
+    await services.publish_order(order)
     logger.info(
         "order cancelled",
         extra={"order_id": str(order_id), "refunded": captured is not None},

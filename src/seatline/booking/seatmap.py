@@ -368,3 +368,21 @@ async def find_event(
     if event.status is EventStatus.DRAFT and event.organizer_id != viewer:
         return None
     return event
+
+
+async def category_counts(
+    services: Services, event_id: uuid.UUID
+) -> tuple[int, list[StatusCounts]]:
+    """The event's version and its seat counts by category and status."""
+    now = services.clock.now()
+    async with services.sessions() as session:
+        event = await session.get(Event, event_id)
+        if event is None:
+            raise NotFound(f"event {event_id} not found", field="eventId")
+        venue = await session.get(Venue, event.venue_id)
+        assert venue is not None
+        geometry = await services.geometry.get(session, venue.id)
+        availability = await read_availability(session, event, venue.seat_count, now)
+        names = await _names(session, venue.id)
+    by_category, _ = _counts(geometry, availability, names)
+    return availability.version, by_category

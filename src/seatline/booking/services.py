@@ -15,7 +15,12 @@ from seatline.booking.geometry import GeometryCache
 from seatline.booking.payments import PaymentProvider
 from seatline.booking.tickets import TicketSigner
 from seatline.config import Settings
-from seatline.subscriptions.publisher import SeatChangeBatch, SeatChangePublisher
+from seatline.models import Order
+from seatline.subscriptions.publisher import (
+    OrderChange,
+    SeatChangeBatch,
+    SeatChangePublisher,
+)
 
 # SQLSTATEs for "try again": lock_not_available (lock_timeout),
 # deadlock_detected, serialization_failure.
@@ -48,6 +53,12 @@ class Services:
     async def publish(self, batches: list[SeatChangeBatch]) -> None:
         for batch in batches:
             await self.publisher.publish(batch)
+
+    async def publish_order(self, order: Order) -> None:
+        """Tell the buyer's live streams about the order's new status."""
+        await self.publisher.publish_order(
+            OrderChange(order.id, order.buyer_id, order.event_id, order.status.value)
+        )
 
 
 def _sqlstate(error: DBAPIError) -> str | None:

@@ -14,6 +14,7 @@ from seatline.auth.permissions import CanBook, CanReadOrders, IsOrganizer
 from seatline.booking.errors import BookingError
 from seatline.resolvers import bookings as booking_resolvers
 from seatline.resolvers import events as event_resolvers
+from seatline.resolvers import live as live_resolvers
 from seatline.schema.errors import (
     BusyError,
     HoldExpiredError,
@@ -115,6 +116,25 @@ class Mutation:
     )
 
 
+@strawberry.type
+class Subscription:
+    seat_map_updates = strawberry.subscription(
+        resolver=live_resolvers.seat_map_updates,
+        description="A live seat map: a snapshot (or the changes since "
+        "sinceVersion), then deltas in version order, heartbeats when idle.",
+    )
+    order_updates = strawberry.subscription(
+        resolver=live_resolvers.order_updates,
+        permission_classes=[CanReadOrders],
+        description="Status changes of the caller's orders.",
+    )
+    event_sales_updates = strawberry.subscription(
+        resolver=live_resolvers.event_sales_updates,
+        description="Seat counts per category of an event, for its organizer "
+        "and for partners with the partner:stream scope.",
+    )
+
+
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(original, BookingError):
@@ -161,6 +181,7 @@ def build_schema() -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[
             BusyError,
             HoldExpiredError,

@@ -1,0 +1,379 @@
+"""Per-process fan-out of seat changes to local subscribers.
+
+Each process holds one broadcaster subscription per event channel (a
+`ChannelFeed`), shared by every local subscriber of that event. A feed
+merges the batches that arrive within `batch_window` seconds into one delta
+and offers it to each subscriber without waiting on any of them. Every
+subscriber buffers at most `max_pending` seat changes, keeping only the
+latest status per seat; past that, or after any gap in the version
+sequence or a reconnect, it drops its buffer and asks for a snapshot. A
+slow client therefore costs bounded memory and never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+from broadcaster import Broadcast
+
+from seatline.subscriptions.publisher import seat_channel
+
+logger = logging.getLogger(__name__)
+
+VersionReader = Callable[[uuid.UUID], Awaitable[int | None]]
+
+
+@dataclass
+class Delta:
+    """Seat changes from `from_version` to `version`, latest status per seat."""
+
+    from_version: int
+    version: int
+    # Public seat id -> (ordinal, status).
+    changes: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def extend(self, other: Delta) -> None:
+        self.version = other.version
+        self.changes.update(other.changes)
+
+
+@dataclass(frozen=True)
+class Resync:
+    """The subscriber lost track and must receive a snapshot."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Nothing happened; `version` is the event's current version, if known."""
+
+    version: int | None
+
+
+def parse_batch(message: str) -> Delta:
+    data = orjson.loads(message)
+    changes = {
+        change["seat_id"]: (change["ordinal"], change["status"])
+        for change in data["changes"]
+    }
+    version = int(data["version"])
+    return Delta(from_version=version, version=version, changes=changes)
+
+
+class LocalSubscriber:
+    """One stream's bounded buffer of pending changes."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        self._pending: Delta | None = None
+        self._version: int | None = None
+        self._resync: str | None = None
+        self._heartbeat_version: int | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def version(self) -> int | None:
+        """The version the client has after everything handed out so far."""
+        return self._version
+
+    def start_at(self, version: int) -> None:
+        """Record that the client now holds the state at `version`."""
+        self._version = version
+        self._resync = None
+        pending = self._pending
+        if pending is not None and pending.version <= version:
+            self._pending = None
+        elif pending is not None and pending.from_version > version + 1:
+            self._pending = None
+            self._request_resync("missed changes before the first message")
+
+    def offer(self, delta: Delta) -> None:
+        if self._resync is not None:
+            return
+        known = self._pending.version if self._pending else self._version
+        if known is not None and delta.version <= known:
+            return
+        if known is not None and delta.from_version > known + 1:
+            self._pending = None
+            self._request_resync(f"gap after version {known}")
+            return
+        if self._pending is None:
+            self._pending = Delta(
+                delta.from_version, delta.version, dict(delta.changes)
+            )
+        else:
+            self._pending.extend(delta)
+        if len(self._pending.changes) > self.max_pending:
+            self._pending = None
+            self._request_resync("too many pending changes")
+            return
+        self._wake.set()
+
+    def resync(self, reason: str) -> None:
+        self._pending = None
+        self._request_resync(reason)
+
+    def heartbeat(self, current_version: int | None) -> None:
+        """Note the event's current version; a newer one means lost messages."""
+        self._heartbeat_version = current_version
+        known = self._pending.version if self._pending else self._version
+        if (
+            current_version is not None
+            and known is not None
+            and current_version > known
+        ):
+            self.resync(f"version {current_version} never arrived")
+
+    def _request_resync(self, reason: str) -> None:
+        self._resync = reason
+        self._wake.set()
+
+    async def next(self, heartbeat_seconds: float) -> Delta | Resync | Heartbeat:
+        """Wait for the next thing to send to the client."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), heartbeat_seconds)
+        except TimeoutError:
+            return Heartbeat(self._heartbeat_version or self._version)
+        self._wake.clear()
+        if self._resync is not None:
+            reason, self._resync = self._resync, None
+            return Resync(reason)
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return Heartbeat(self._heartbeat_version or self._version)
+        if self._version is not None:
+            pending.from_version = max(pending.from_version, self._version + 1)
+        self._version = pending.version
+        return pending
+
+
+class ChannelFeed:
+    """One event's broadcaster subscription, shared by local subscribers."""
+
+    def __init__(self, fanout: FanOut, event_id: uuid.UUID) -> None:
+        self.fanout = fanout
+        self.event_id = event_id
+        self.subscribers: set[LocalSubscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._last_message = time.monotonic()
+        self._ready = asyncio.Event()
+
+    async def start(self, broadcast: Broadcast) -> None:
+        self._ready.clear()
+        self._task = asyncio.create_task(
+            self._run(broadcast), name=f"feed-{self.event_id}"
+        )
+        # Wait until the channel is subscribed, so that nothing published
+        # after this returns is missed.
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        # Unsubscribing over a dead Redis connection can wait on the client's
+        # own retries; the task is cancelled either way.
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            await asyncio.wait_for(self._task, timeout=2)
+        self._task = None
+
+    async def restart(self, broadcast: Broadcast, reason: str) -> None:
+        await self.stop()
+        for subscriber in list(self.subscribers):
+            subscriber.resync(reason)
+        await self.start(broadcast)
+
+    async def _run(self, broadcast: Broadcast) -> None:
+        async with broadcast.subscribe(seat_channel(self.event_id)) as subscription:
+            self._ready.set()
+            heartbeat = asyncio.create_task(self._heartbeats())
+            try:
+                await self._forward(subscription)
+            finally:
+                heartbeat.cancel()
+
+    async def _forward(self, subscription: object) -> None:
+        get = subscription.get  # type: ignore[attr-defined]
+        window = self.fanout.batch_window
+        while True:
+            merged = parse_batch((await get()).message)
+            deadline = time.monotonic() + window
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    event = await asyncio.wait_for(get(), remaining)
+                except TimeoutError:
+                    break
+                delta = parse_batch(event.message)
+                if delta.from_version != merged.version + 1:
+                    self._deliver(merged)
+                    merged = delta
+                    continue
+                merged.extend(delta)
+            self._deliver(merged)
+
+    def _deliver(self, delta: Delta) -> None:
+        self._last_message = time.monotonic()
+        for subscriber in list(self.subscribers):
+            subscriber.offer(delta)
+
+    async def _heartbeats(self) -> None:
+        interval = self.fanout.heartbeat_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._last_message < interval:
+                continue
+            try:
+                version = await self.fanout.read_version(self.event_id)
+            except Exception:
+                logger.warning(
+                    "reading the event version for a heartbeat failed",
+                    exc_info=True,
+                    extra={"event_id": str(self.event_id)},
+                )
+                version = None
+            for subscriber in list(self.subscribers):
+                subscriber.heartbeat(version)
+
+
+class FanOut:
+    """All channel feeds of this process."""
+
+    def __init__(
+        self,
+        broadcast: Callable[[], Broadcast],
+        read_version: VersionReader,
+        *,
+        batch_window: float = 0.05,
+        heartbeat_seconds: float = 5.0,
+        max_pending: int = 2000,
+    ) -> None:
+        self._broadcast = broadcast
+        self.read_version = read_version
+        self.batch_window = batch_window
+        self.heartbeat_seconds = heartbeat_seconds
+        self.max_pending = max_pending
+        self.resyncs = 0
+        self._feeds: dict[uuid.UUID, ChannelFeed] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(feed.subscribers) for feed in self._feeds.values())
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, event_id: uuid.UUID) -> AsyncIterator[LocalSubscriber]:
+        subscriber = LocalSubscriber(self.max_pending)
+        # One lock guards creating and removing feeds, so two first
+        # subscribers of an event never open two broadcaster subscriptions.
+        async with self._lock:
+            feed = self._feeds.get(event_id)
+            if feed is None:
+                feed = ChannelFeed(self, event_id)
+                await feed.start(self._broadcast())
+                self._feeds[event_id] = feed
+            feed.subscribers.add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            async with self._lock:
+                feed.subscribers.discard(subscriber)
+                if not feed.subscribers and self._feeds.get(event_id) is feed:
+                    del self._feeds[event_id]
+                    await feed.stop()
+
+    async def reconnected(self, broadcast: Broadcast) -> None:
+        """Resubscribe every feed on a new connection; everyone resyncs."""
+        async with self._lock:
+            for feed in list(self._feeds.values()):
+                self.resyncs += len(feed.subscribers)
+                await feed.restart(
+                    broadcast, "the broadcast connection was re-established"
+                )
+
+    async def close(self) -> None:
+        async with self._lock:
+            for feed in list(self._feeds.values()):
+                await feed.stop()
+            self._feeds.clear()
+
+
+class TopicSubscriber:
+    """A bounded queue of raw messages; overflow drops them and flags a gap."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.queue: asyncio.Queue[str] = asyncio.Queue(max_pending)
+        self.lost = False
+
+    def offer(self, message: str) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.lost = True
+
+
+class TopicFeeds:
+    """Shared subscriptions to low-volume channels, such as a buyer's orders."""
+
+    def __init__(
+        self, broadcast: Callable[[], Broadcast], *, max_pending: int = 100
+    ) -> None:
+        self._broadcast = broadcast
+        self.max_pending = max_pending
+        self._feeds: dict[str, tuple[asyncio.Task[None], set[TopicSubscriber]]] = {}
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[TopicSubscriber]:
+        subscriber = TopicSubscriber(self.max_pending)
+        async with self._lock:
+            if channel not in self._feeds:
+                members: set[TopicSubscriber] = set()
+                ready = asyncio.Event()
+                task = asyncio.create_task(self._run(channel, members, ready))
+                await asyncio.wait_for(ready.wait(), timeout=10)
+                self._feeds[channel] = (task, members)
+            self._feeds[channel][1].add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            async with self._lock:
+                task, members = self._feeds[channel]
+                members.discard(subscriber)
+                if not members:
+                    del self._feeds[channel]
+                    task.cancel()
+
+    async def _run(
+        self, channel: str, members: set[TopicSubscriber], ready: asyncio.Event
+    ) -> None:
+        async with self._broadcast().subscribe(channel) as subscription:
+            ready.set()
+            while True:
+                event = await subscription.get()
+                for member in list(members):
+                    member.offer(event.message)
+
+    async def reconnected(self, broadcast: Broadcast) -> None:
+        async with self._lock:
+            for channel, (task, members) in list(self._feeds.items()):
+                task.cancel()
+                ready = asyncio.Event()
+                new_task = asyncio.create_task(self._run(channel, members, ready))
+                await asyncio.wait_for(ready.wait(), timeout=10)
+                self._feeds[channel] = (new_task, members)
+                for member in members:
+                    member.lost = True
+
+    async def close(self) -> None:
+        async with self._lock:
+            for task, _ in self._feeds.values():
+                task.cancel()
+            self._feeds.clear()
