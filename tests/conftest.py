@@ -42,6 +42,14 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("SEATLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI") == "true"
+# Real seating plans used as test input; they may not be copied into this
+# repository, so they are read from beside the checkout by default.
+SEATING_PLANS_DIR = Path(
+    os.environ.get(
+        "SEATLINE_TEST_SEATING_PLANS",
+        Path(__file__).resolve().parents[2] / "shared/data/seating-plans",
+    )
+)
 ISSUER = "seatline-test"
 AUDIENCE = "seatline-api"
 

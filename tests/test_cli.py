@@ -140,6 +140,31 @@ def test_cli_migrate_to_head(cli: Cli) -> None:
 # import-venue
 
 
+def test_cli_migrate_down_to_base(migrated: Cli) -> None:
+    result = succeeded(migrated.run("migrate", "--revision", "base"))
+
+    assert result.strip() == "database downgraded to base"
+    assert migrated.query("SELECT version_num FROM alembic_version") == []
+
+
+def test_cli_migrate_unknown_revision(cli: Cli) -> None:
+    result = cli.run("migrate", "--revision", "no-such-revision")
+
+    assert result.returncode == 1
+    assert "migration failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_import_venue_needs_migrations(cli: Cli) -> None:
+    plan = write_plan(cli.directory, theatre(rows=2, seats_per_row=4))
+
+    result = cli.run("import-venue", str(plan), "--organizer", "org-1")
+
+    assert result.returncode == 1
+    assert "run `seatline migrate` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_cli_import_venue_generated_plan(migrated: Cli) -> None:
     plan = write_plan(migrated.directory, theatre(rows=4, seats_per_row=10))
 
@@ -241,6 +266,14 @@ def test_cli_token_several_scopes(cli: Cli) -> None:
     principal = cli.validator().validate(stdout.strip())
     assert principal.subject == "partner-7"
     assert principal.scopes == {"bookings:write", "orders:read", "organizer"}
+
+
+def test_cli_token_rejects_bad_lifetime(cli: Cli) -> None:
+    for ttl in ("0", "-5", "86401"):
+        result = cli.run(
+            "token", "--sub", "x", "--scope", "bookings:write", "--ttl", ttl
+        )
+        assert result.returncode == 2, ttl
 
 
 def test_cli_token_unknown_scope(cli: Cli) -> None:

@@ -7,7 +7,6 @@ import math
 import secrets
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,9 @@ from seatline.db import transaction
 from seatline.models import Category, Seat, Section, Venue
 from seatline.venues import PlanInvalid, build_layout, default_focus, parse_plan
 from seatline.venues.generate import stadium, theatre
-from tests.conftest import unavailable
+from tests.conftest import SEATING_PLANS_DIR, unavailable
 
-PLANS_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/seating-plans"
+PLANS_DIR = SEATING_PLANS_DIR
 NOW = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
 
 Sessions = async_sessionmaker[AsyncSession]

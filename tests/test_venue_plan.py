@@ -25,9 +25,9 @@ from seatline.venues import (
     parse_plan,
 )
 from seatline.venues.generate import stadium, theatre
-from tests.conftest import unavailable
+from tests.conftest import SEATING_PLANS_DIR, unavailable
 
-PLANS_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/seating-plans"
+PLANS_DIR = SEATING_PLANS_DIR
 SCHEMA_PATH = (
     Path(__file__).resolve().parents[1] / "src/seatline/venues/seating-plan.schema.json"
 )

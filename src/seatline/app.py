@@ -35,7 +35,12 @@ from seatline.booking.payments import PaymentProvider
 from seatline.booking.seatmap import get_venue_model
 from seatline.booking.services import Services
 from seatline.config import Environment, Settings
-from seatline.migrate import current_revision, head_revision
+from seatline.migrate import (
+    NotMigrated,
+    current_revision,
+    ensure_migrated,
+    head_revision,
+)
 from seatline.models import Event
 from seatline.runtime import build_services
 from seatline.schema.context import Context
@@ -169,6 +174,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await ensure_migrated(engine)
+        except NotMigrated:
+            # Serving an unmigrated database would fail on every request.
+            await engine.dispose()
+            raise
         await supervisor.start()
         stop = asyncio.Event()
         sweeper = None

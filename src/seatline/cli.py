@@ -56,6 +56,12 @@ def main(log_level: str) -> None:
 )
 def serve(host: str, port: int, workers: int) -> None:
     """Run the API server (uvicorn)."""
+    if workers > 1 and _settings().redis_url.startswith("memory://"):
+        click.echo(
+            "warning: with SEATLINE_REDIS_URL=memory:// each worker sees only its "
+            "own seat changes; set a redis:// URL for live updates across workers",
+            err=True,
+        )
     uvicorn.run(
         "seatline.app:create_app",
         factory=True,
@@ -68,11 +74,25 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command(name="migrate")
-@click.option("--revision", default="head", show_default=True)
+@click.option(
+    "--revision",
+    default="head",
+    show_default=True,
+    help="Target revision; an older one (or base) downgrades.",
+)
 def migrate_command(revision: str) -> None:
-    """Apply database migrations up to REVISION."""
+    """Apply database migrations up (or down) to REVISION."""
+    from alembic.util import CommandError
+
     settings = _settings()
-    migrate.upgrade(settings.database_url, revision)
+    try:
+        if migrate.is_downgrade(settings.database_url, revision):
+            migrate.downgrade(settings.database_url, revision)
+            click.echo(f"database downgraded to {revision}")
+            return
+        migrate.upgrade(settings.database_url, revision)
+    except CommandError as error:
+        raise click.ClickException(f"migration failed: {error}") from None
     click.echo(f"database migrated to {revision}")
 
 
@@ -94,6 +114,8 @@ def import_venue_command(plan_file: Path, organizer: str, name: str | None) -> N
         raise click.ClickException(f"{plan_file} is not valid JSON: {error}") from None
     try:
         venue = asyncio.run(_import_venue(_settings(), data, organizer, name))
+    except migrate.NotMigrated as error:
+        raise click.ClickException(str(error)) from None
     except PlanInvalid as error:
         for problem in error.errors:
             click.echo(f"{problem.path}: {problem.message}", err=True)
@@ -113,6 +135,7 @@ async def _import_venue(
     plan = parse_plan(data)
     engine = db.create_engine(settings)
     try:
+        await migrate.ensure_migrated(engine)
         async with db.transaction(db.create_sessionmaker(engine)) as session:
             return await import_venue(
                 session,
@@ -138,11 +161,21 @@ async def _import_venue(
     f"Known: {' '.join(sorted(KNOWN_SCOPES))}",
 )
 @click.option(
-    "--ttl", default=3600, show_default=True, type=int, help="Lifetime in seconds."
+    "--ttl",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(60, 86400),
+    help="Lifetime in seconds, 60 to 86400.",
 )
 def token(subject: str, scopes: tuple[str, ...], ttl: int) -> None:
     """Mint an access token signed by the local key, for development."""
     settings = _settings()
+    if not settings.key_file.exists():
+        click.echo(
+            f"note: creating new signing keys in {settings.key_file}; a server that "
+            "uses another key file will reject this token",
+            err=True,
+        )
     keys = load_key_store(
         settings.key_file, create=settings.env is Environment.DEVELOPMENT
     )

@@ -36,6 +36,8 @@ from seatline.subscriptions.publisher import SeatChangeBatch
 
 logger = logging.getLogger(__name__)
 
+MAX_FAILURE_PAUSE_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class SweepResult:
@@ -171,13 +173,35 @@ async def _free_seats(
 
 
 async def run_sweeper(services: Services, stop: asyncio.Event) -> None:
-    """Sweep every interval until `stop` is set; errors are logged, not fatal."""
+    """Sweep every interval until `stop` is set; errors are logged, not fatal.
+
+    After a failure the pause doubles, up to a minute, and only the first
+    failure of a run of failures is logged with its traceback.
+    """
     interval = services.settings.sweeper_interval_seconds
+    pause = interval
+    failures = 0
     logger.info("sweeper started", extra={"interval_seconds": interval})
     while not stop.is_set():
         try:
             result = await sweep(services)
             await purge_expired_records(services)
+        except Busy:
+            logger.info("sweeper found locked rows; retrying next round")
+        except Exception as error:
+            failures += 1
+            pause = min(pause * 2, MAX_FAILURE_PAUSE_SECONDS)
+            if failures == 1:
+                logger.exception("sweeper round failed")
+            else:
+                logger.warning(
+                    "sweeper round failed again",
+                    extra={"failures": failures, "error": repr(error)},
+                )
+        else:
+            if failures:
+                logger.info("sweeper recovered", extra={"failures": failures})
+            failures, pause = 0, interval
             if result.expired_holds or result.expired_orders:
                 logger.info(
                     "sweeper expired holds and orders",
@@ -186,12 +210,8 @@ async def run_sweeper(services: Services, stop: asyncio.Event) -> None:
                         "expired_orders": result.expired_orders,
                     },
                 )
-        except Busy:
-            logger.info("sweeper found locked rows; retrying next round")
-        except Exception:
-            logger.exception("sweeper round failed")
         try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            await asyncio.wait_for(stop.wait(), timeout=pause)
         except TimeoutError:
             continue
     logger.info("sweeper stopped")
