@@ -24,7 +24,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from seatline import db
+from seatline import db, graphiql
 from seatline.auth.keys import KeyStore, load_key_store
 from seatline.auth.middleware import PRINCIPAL_SCOPE_KEY, BearerTokenMiddleware
 from seatline.auth.tokens import InvalidToken, TokenValidator
@@ -121,6 +121,10 @@ class GraphQLApp(GraphQL[Context, None]):
         _close_when_expired(context)
         return None
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own page loads GraphiQL from a CDN; this one is local.
+        return graphiql.page()
+
     def encode_json(self, data: object) -> str:
         # Text, not bytes: websocket messages must be text frames.
         return orjson.dumps(data).decode()
@@ -206,6 +210,7 @@ def create_app(
             Route("/venues/{venue_id}/layout", _layout(services)),
             Route("/healthz", _healthz),
             Route("/readyz", _readyz(engine)),
+            *([graphiql.assets()] if development else []),
         ],
         middleware=[
             Middleware(GZipMiddleware, minimum_size=1024),

@@ -236,7 +236,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"\nseatline demo: event {result.event_id} "
         f"({result.seat_count} seats) is on sale.\n"
         f"GraphiQL: http://{host}:{port}/graphql\n"
-        "Paste this into GraphiQL's headers tab:\n"
+        f"GraphiQL signed in: http://{host}:{port}/graphql#token={minted}\n"
+        "Or paste this into GraphiQL's headers tab:\n"
         f'{{"Authorization": "Bearer {minted}"}}\n'
     )
     sys.stdout.flush()

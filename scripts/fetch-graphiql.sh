@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Reproduce the GraphiQL assets vendored in src/seatline/static/graphiql/vendor
+# from pinned npm packages, so the development GraphiQL page loads nothing
+# from a CDN.
+#
+# Usage: scripts/fetch-graphiql.sh
+# Needs npm and node. Each tarball must match the sha512 integrity pinned
+# below. To upgrade, change a version, take its integrity from
+# `npm view NAME@VERSION dist.integrity`, rerun, and check the page in a
+# browser (tests/subscriptions/test_graphiql_browser.py does).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# GraphiQL 4 is the last major release with a prebuilt UMD bundle: GraphiQL 5
+# (checked up to 5.4.0) ships ES modules and Monaco workers that need a
+# bundler. The bundle already contains graphql and the graphql-ws client.
+# React 18 is the last React with UMD builds (19.2.0 has none).
+GRAPHIQL_VERSION=4.1.2
+GRAPHIQL_INTEGRITY=sha512-rNlzQIAzm6i2KBXmVQWBgLvt0TloxFVB2d18bukvdsvjEuFDHsKx5IVOomL1W1o5WW+tE54+ioHb2AEKzO2cUg==
+REACT_VERSION=18.3.1
+REACT_INTEGRITY=sha512-wS+hAgJShR0KhEvPJArfuPVN1+Hz1t0Y6n5jLrGQbkb4urgPE/0Rve+1kMB1v/oWgHgm4WIcV+i7F2pTVj+2iQ==
+REACT_DOM_INTEGRITY=sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw==
+# Only used to resolve GraphiQL's dependency tree for the licence notices.
+GRAPHQL_VERSION=16.15.0
+
+DEST=src/seatline/static/graphiql/vendor
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# Download NAME@VERSION, check it against INTEGRITY, unpack it into $WORK/NAME.
+fetch() {
+  local name=$1 version=$2 integrity=$3
+  local packed actual
+  packed=$(npm pack "$name@$version" --pack-destination "$WORK" --json --silent)
+  actual=$(node -e 'console.log(JSON.parse(process.argv[1])[0].integrity)' "$packed")
+  if [[ "$actual" != "$integrity" ]]; then
+    echo "integrity mismatch for $name@$version: expected $integrity, got $actual" >&2
+    exit 1
+  fi
+  mkdir -p "$WORK/$name"
+  tar -xzf "$WORK/$name-$version.tgz" -C "$WORK/$name" --strip-components=1
+}
+
+fetch graphiql "$GRAPHIQL_VERSION" "$GRAPHIQL_INTEGRITY"
+fetch react "$REACT_VERSION" "$REACT_INTEGRITY"
+fetch react-dom "$REACT_VERSION" "$REACT_DOM_INTEGRITY"
+
+rm -rf "$DEST"
+mkdir -p "$DEST/graphiql" "$DEST/react" "$DEST/react-dom"
+cp "$WORK/graphiql/graphiql.min.js" "$WORK/graphiql/graphiql.min.css" \
+  "$WORK/graphiql/LICENSE" "$DEST/graphiql/"
+cp "$WORK/react/umd/react.production.min.js" "$WORK/react/LICENSE" "$DEST/react/"
+cp "$WORK/react-dom/umd/react-dom.production.min.js" "$WORK/react-dom/LICENSE" \
+  "$DEST/react-dom/"
+
+# graphiql.min.js bundles GraphiQL's dependencies without their licence texts,
+# and not all of them are MIT (React Aria, for one, is Apache-2.0). Collect
+# the notices from a fresh install of the same graphiql version.
+mkdir -p "$WORK/tree"
+(
+  cd "$WORK/tree"
+  npm init -y >/dev/null
+  npm install --silent --ignore-scripts --no-audit --no-fund \
+    "graphiql@$GRAPHIQL_VERSION" "react@$REACT_VERSION" \
+    "react-dom@$REACT_VERSION" "graphql@$GRAPHQL_VERSION"
+  npm query '*' >packages.json
+)
+node - "$WORK/tree" "$GRAPHIQL_VERSION" >"$DEST/graphiql/THIRD_PARTY_LICENSES.txt" <<'EOF'
+const fs = require("node:fs");
+const path = require("node:path");
+
+const [tree, graphiqlVersion] = process.argv.slice(2);
+const packages = JSON.parse(fs.readFileSync(path.join(tree, "packages.json"), "utf8"));
+// Vendored separately with their own LICENSE files.
+const skipped = new Set(["graphiql", "react", "react-dom"]);
+
+console.log(
+  `Licences of the packages in graphiql@${graphiqlVersion}'s dependency tree, ` +
+    "resolved by scripts/fetch-graphiql.sh.\n" +
+    "graphiql.min.js was built by the GraphiQL project from this tree as it " +
+    "stood at release time,\nso versions may differ slightly from the ones " +
+    "listed here.\n",
+);
+const seen = new Set();
+// Identical texts (the Apache-2.0 licence of each React Aria package, say)
+// are printed once and referred to after that.
+const firstWithText = new Map();
+for (const pkg of packages.sort((a, b) => a.name.localeCompare(b.name))) {
+  const id = `${pkg.name}@${pkg.version}`;
+  if (!pkg.location || skipped.has(pkg.name) || seen.has(id)) continue;
+  seen.add(id);
+  const dir = path.join(tree, pkg.location);
+  const isLicence = (file) => /^(licen[cs]e|copying|notice)/i.test(file);
+  const files = fs.readdirSync(dir).filter(isLicence);
+  const licence = pkg.license ?? "licence not declared";
+  console.log(`${"=".repeat(78)}\n${id} (${licence})\n`);
+  for (const file of files.sort()) {
+    const text = fs.readFileSync(path.join(dir, file), "utf8").trim();
+    const first = firstWithText.get(text);
+    if (first === undefined) {
+      firstWithText.set(text, `${id} ${file}`);
+      console.log(text + "\n");
+    } else {
+      console.log(`${file}: same text as ${first}.\n`);
+    }
+  }
+  if (files.length === 0) console.log("No licence file in the package.\n");
+}
+EOF
+
+cat >"$DEST/README.md" <<EOF
+# Vendored GraphiQL assets
+
+Generated by \`scripts/fetch-graphiql.sh\`; do not edit by hand.
+
+| package | version | files | licence |
+| --- | --- | --- | --- |
+| graphiql | $GRAPHIQL_VERSION | graphiql.min.js (UMD bundle, includes graphql and graphql-ws), graphiql.min.css | MIT; see graphiql/THIRD_PARTY_LICENSES.txt for the bundled dependencies |
+| react | $REACT_VERSION | umd/react.production.min.js | MIT |
+| react-dom | $REACT_VERSION | umd/react-dom.production.min.js | MIT |
+EOF
+
+du -sh "$DEST"
