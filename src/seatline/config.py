@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     # as soon as more than one API process runs.
     redis_url: str = "memory://"
     db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # How long a request waits for a free connection before it fails with
+    # BUSY, in seconds.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # A lock wait longer than this ends the transaction with a BUSY error
     # instead of queueing buyers behind a hot row.
     db_lock_timeout_ms: int = Field(default=3000, ge=100, le=60000)

@@ -28,6 +28,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
         # A lock wait that outlives the timeout raises instead of piling up
         # buyers behind one hot row; services map it to a BUSY error.

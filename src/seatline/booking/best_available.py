@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def choose_seats(
         )
 
     candidates = _adjacent_candidates(
-        geometry, free, request.count, eligible, avoid_single_gaps
+        geometry, free, request.count, eligible, avoid_single_gaps, keep=max(spread, 1)
     )
     if not candidates and not request.adjacent:
         singles = sorted(
@@ -79,9 +80,19 @@ def _adjacent_candidates(
     count: int,
     eligible: Callable[[SeatPlace], bool],
     avoid_single_gaps: bool,
+    keep: int,
 ) -> list[Candidate]:
-    candidates: list[Candidate] = []
-    for block in geometry.blocks:
+    """The `keep` best runs of `count` eligible adjacent seats.
+
+    Blocks are visited nearest first; a run's score (its mean distance) is
+    at least its block's nearest seat, so the scan stops at the first block
+    that cannot beat the worst run kept.
+    """
+    best: list[tuple[float, int, Candidate]] = []
+    for block_index in geometry.blocks_by_distance:
+        if len(best) == keep and geometry.block_distance[block_index] > -best[0][0]:
+            break
+        block = geometry.blocks[block_index]
         if len(block) < count:
             continue
         usable = [eligible(place) for place in block]
@@ -96,8 +107,12 @@ def _adjacent_candidates(
                 continue
             seats = tuple(block[start : end + 1])
             score = sum(place.distance for place in seats) / count
-            candidates.append(Candidate(seats, score))
-    return candidates
+            item = (-score, id(seats), Candidate(seats, score))
+            if len(best) < keep:
+                heapq.heappush(best, item)
+            elif score < -best[0][0]:
+                heapq.heapreplace(best, item)
+    return [candidate for _, _, candidate in best]
 
 
 def _leaves_single_gap(open_seats: Sequence[bool], start: int, end: int) -> bool:

@@ -44,6 +44,17 @@ class VenueGeometry:
     sections: dict[str, int]
     # (block index, position in block) by seat ordinal.
     place_of: dict[int, tuple[int, int]] = field(repr=False)
+    # Category names in id order, and (key, name) of sections in plan order.
+    category_names: list[str] = field(default_factory=list)
+    section_names: list[tuple[str, str]] = field(default_factory=list)
+    # By seat ordinal: 4 x the index of the seat's category (or section) in
+    # the lists above. Adding a status code (0 to 3) gives a counting key.
+    category_keys: list[int] = field(default_factory=list, repr=False)
+    section_keys: list[int] = field(default_factory=list, repr=False)
+    # Block indexes by the distance of their closest seat, nearest first,
+    # and that distance for each block.
+    blocks_by_distance: list[int] = field(default_factory=list, repr=False)
+    block_distance: list[float] = field(default_factory=list, repr=False)
 
 
 class GeometryCache:
@@ -108,28 +119,45 @@ async def load_geometry(session: AsyncSession, venue_id: uuid.UUID) -> VenueGeom
     if row:
         blocks.extend(_split_at_aisles(row))
 
-    # Result has keys(), so dict(result) would treat it as a mapping: take rows.
-    categories = dict(
-        (
-            await session.execute(
-                select(Category.name, Category.id).where(Category.venue_id == venue_id)
-            )
-        ).all()
-    )
-    sections = dict(
-        (
-            await session.execute(
-                select(Section.key, Section.id).where(Section.venue_id == venue_id)
-            )
-        ).all()
-    )
-    place_of = {
-        place.ordinal: (block_index, position)
-        for block_index, block in enumerate(blocks)
-        for position, place in enumerate(block)
-    }
+    category_rows = (
+        await session.execute(
+            select(Category.id, Category.name)
+            .where(Category.venue_id == venue_id)
+            .order_by(Category.id)
+        )
+    ).all()
+    section_rows = (
+        await session.execute(
+            select(Section.id, Section.key, Section.name)
+            .where(Section.venue_id == venue_id)
+            .order_by(Section.ordinal)
+        )
+    ).all()
+    category_index = {row[0]: index for index, row in enumerate(category_rows)}
+    section_index = {row[0]: index for index, row in enumerate(section_rows)}
+    category_keys = [0] * venue.seat_count
+    section_keys = [0] * venue.seat_count
+    place_of: dict[int, tuple[int, int]] = {}
+    for block_index, block in enumerate(blocks):
+        for position, place in enumerate(block):
+            place_of[place.ordinal] = (block_index, position)
+            category_keys[place.ordinal] = 4 * category_index[place.category_id]
+            section_keys[place.ordinal] = 4 * section_index[place.section_id]
+    block_distance = [min(place.distance for place in block) for block in blocks]
+    nearest = sorted(range(len(blocks)), key=block_distance.__getitem__)
     return VenueGeometry(
-        venue_id, venue.seat_count, blocks, categories, sections, place_of
+        venue_id=venue_id,
+        seat_count=venue.seat_count,
+        blocks=blocks,
+        categories={name: id_ for id_, name in category_rows},
+        sections={key: id_ for id_, key, _ in section_rows},
+        place_of=place_of,
+        category_names=[name for _, name in category_rows],
+        section_names=[(key, name) for _, key, name in section_rows],
+        category_keys=category_keys,
+        section_keys=section_keys,
+        blocks_by_distance=nearest,
+        block_distance=block_distance,
     )
 
 

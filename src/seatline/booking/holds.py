@@ -128,8 +128,7 @@ async def _hold_chosen(
         await _check_limits(session, event, buyer_id, len(seats), now)
         if event.no_single_seat_gaps:
             await _check_single_gaps(services, session, event, seats, now)
-        hold, batch = await _claim(services, session, event, buyer_id, seats, now)
-        record_result(session, call, {"hold_id": str(hold.id)}, services)
+        hold, batch = await _claim(services, session, event, buyer_id, seats, now, call)
     await services.publish([batch])
     return hold
 
@@ -147,35 +146,50 @@ async def _hold_best_available(
     lost: frozenset[int] = frozenset()
     for attempt in range(BEST_AVAILABLE_ATTEMPTS):
         now = services.clock.now()
+        # Choose on a read, outside the write transaction, so that the
+        # event's version lock is never held while choosing. The guarded
+        # write below makes a stale choice lose the race, never double-sell.
+        async with services.sessions() as session:
+            event = await get_event(session, request.event_id)
+            ensure_sale_open(event, now)
+            geometry = await services.geometry.get(session, event.venue_id)
+            _check_filters(best, geometry.categories, geometry.sections)
+            if attempt == 0:
+                availability = await services.availability.read(
+                    session, event, geometry.seat_count, now
+                )
+            else:
+                availability = await read_availability(
+                    session, event, geometry.seat_count, now
+                )
+        places = choose_seats(
+            geometry,
+            availability.free(),
+            best,
+            avoid_single_gaps=event.no_single_seat_gaps,
+            exclude=lost,
+            spread=1 if attempt == 0 else 4 << attempt,
+        )
+        if places is None:
+            raise SeatsUnavailable(
+                _no_seats_message(best), seat_ids=[], field="bestAvailable"
+            )
+        seats = [SeatRef(p.seat_id, p.guid, p.ordinal, p.category_id) for p in places]
         try:
             async with services.transaction() as session:
                 event = await get_event(session, request.event_id)
                 ensure_sale_open(event, now)
                 await _check_limits(session, event, buyer_id, best.count, now)
-                geometry = await services.geometry.get(session, event.venue_id)
-                _check_filters(best, geometry.categories, geometry.sections)
-                availability = await read_availability(
-                    session, event, geometry.seat_count, now
-                )
-                places = choose_seats(
-                    geometry,
-                    availability.free(),
-                    best,
-                    avoid_single_gaps=event.no_single_seat_gaps,
-                    exclude=lost,
-                    spread=1 if attempt == 0 else 4 << attempt,
-                )
-                if places is None:
-                    raise SeatsUnavailable(
-                        _no_seats_message(best), seat_ids=[], field="bestAvailable"
-                    )
-                seats = [
-                    SeatRef(p.seat_id, p.guid, p.ordinal, p.category_id) for p in places
-                ]
                 hold, batch = await _claim(
-                    services, session, event, buyer_id, seats, now, best_available=True
+                    services,
+                    session,
+                    event,
+                    buyer_id,
+                    seats,
+                    now,
+                    call,
+                    best_available=True,
                 )
-                record_result(session, call, {"hold_id": str(hold.id)}, services)
         except _LostRace as race:
             lost = lost | race.ordinals
             continue
@@ -225,6 +239,7 @@ async def _claim(
     buyer_id: str,
     seats: list[SeatRef],
     now: datetime,
+    call: IdempotentCall,
     *,
     best_available: bool = False,
 ) -> tuple[Hold, SeatChangeBatch]:
@@ -266,7 +281,12 @@ async def _claim(
         )
 
     session.add_all(HoldSeat(hold_id=hold.id, seat_id=seat.seat_id) for seat in seats)
+    record_result(session, call, {"hold_id": str(hold.id)}, services)
+    # Write everything else first: from the version bump to the commit the
+    # event row is locked, and other buyers of this event wait on it.
+    await session.flush()
     batch = await bump_version(session, event.id, seats, SeatStatus.HELD)
+    hold.seat_guids = [seat.guid for seat in seats]
     return hold, batch
 
 
@@ -347,7 +367,9 @@ async def _check_single_gaps(
     # NOTE: checked on a read before the guarded write, so two concurrent
     # holds can together still leave a gap; the seats themselves stay safe.
     geometry = await services.geometry.get(session, event.venue_id)
-    availability = await read_availability(session, event, geometry.seat_count, now)
+    availability = await services.availability.read(
+        session, event, geometry.seat_count, now
+    )
     isolated = single_gaps(
         geometry, availability.free(), {seat.ordinal for seat in seats}
     )

@@ -31,6 +31,7 @@ from seatline.booking.idempotency import (
 )
 from seatline.booking.payments import ChargeStatus, UnknownPaymentToken
 from seatline.booking.seats import (
+    SeatRef,
     bump_version,
     claim_seats,
     is_free,
@@ -322,13 +323,17 @@ async def _capture(
             order = await _own_order(session, buyer_id, order_id, lock=True)
             if order.status not in (OrderStatus.AWAITING_PAYMENT, OrderStatus.EXPIRED):
                 raise _SeatsGone([])
-            batch = await _sell_seats(services, session, order, now)
+            refs = await _sell_seats(services, session, order, now)
             await session.execute(
                 update(Payment)
                 .where(Payment.id == payment_id)
                 .values(status=PaymentStatus.CAPTURED, provider_reference=reference)
             )
             record_result(session, call, {"order_id": str(order.id)}, services)
+            # Everything else is written before the version bump, which
+            # locks the event row until the commit.
+            await session.flush()
+            batch = await bump_version(session, order.event_id, refs, SeatStatus.SOLD)
     except _SeatsGone as gone:
         return await _refund_unfulfilled(
             services, order_id, payment_id, reference, gone.seat_ids
@@ -344,7 +349,7 @@ async def _capture(
 
 async def _sell_seats(
     services: Services, session: AsyncSession, order: Order, now: datetime
-) -> SeatChangeBatch:
+) -> list[SeatRef]:
     """Mark the order's seats sold and issue its tickets.
 
     The seats must still be held by the order's hold or be free again, as
@@ -374,13 +379,15 @@ async def _sell_seats(
 
     order.status = OrderStatus.PAID
     order.paid_at = now
-    await _issue_tickets(services, session, order, now)
-    return await bump_version(session, order.event_id, refs, SeatStatus.SOLD)
+    order.tickets = await _issue_tickets(services, session, order, now)
+    order.seat_guids = [ref.guid for ref in sorted(refs, key=lambda ref: ref.ordinal)]
+    return refs
 
 
 async def _issue_tickets(
     services: Services, session: AsyncSession, order: Order, now: datetime
-) -> None:
+) -> list[tuple[Ticket, str]]:
+    """Add one ticket per seat of the order; return them with their seat ids."""
     event = await get_event(session, order.event_id)
     rows = await session.execute(
         select(Seat.id, Seat.guid, Seat.row_label, Seat.number, Section.name)
@@ -389,6 +396,7 @@ async def _issue_tickets(
         .where(OrderItem.order_id == order.id)
         .order_by(Seat.ordinal)
     )
+    issued: list[tuple[Ticket, str]] = []
     for row in rows:
         ticket_id = uuid.uuid4()
         code = new_ticket_code()
@@ -403,17 +411,18 @@ async def _issue_tickets(
             row=row.row_label,
             seat_number=row.number,
         )
-        session.add(
-            Ticket(
-                id=ticket_id,
-                order_id=order.id,
-                event_id=event.id,
-                seat_id=row.id,
-                code=code,
-                signed_payload=services.tickets.sign(facts),
-                issued_at=now,
-            )
+        ticket = Ticket(
+            id=ticket_id,
+            order_id=order.id,
+            event_id=event.id,
+            seat_id=row.id,
+            code=code,
+            signed_payload=services.tickets.sign(facts),
+            issued_at=now,
         )
+        session.add(ticket)
+        issued.append((ticket, row.guid))
+    return issued
 
 
 async def _refund_unfulfilled(

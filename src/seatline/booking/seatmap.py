@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -12,9 +13,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from seatline.booking.availability import Availability, pack_statuses, read_availability
+from seatline.booking.availability import Availability, pack_codes
 from seatline.booking.errors import InvalidInput, NotFound
 from seatline.booking.geometry import VenueGeometry
 from seatline.booking.seats import effective_status, is_free
@@ -60,79 +60,80 @@ async def seat_map(
 ) -> SeatMap:
     now = services.clock.now()
     async with services.sessions() as session:
-        venue = await session.get(Venue, event.venue_id)
-        assert venue is not None
-        geometry = await services.geometry.get(session, venue.id)
-        availability = await read_availability(session, event, venue.seat_count, now)
-        names = await _names(session, venue.id)
-    send_layout = known_layout_version != venue.layout_version
-    by_category, by_section = _counts(geometry, availability, names)
+        layout_version, seat_count = (
+            await session.execute(
+                select(Venue.layout_version, Venue.seat_count).where(
+                    Venue.id == event.venue_id
+                )
+            )
+        ).one()
+        layout = None
+        if known_layout_version != layout_version:
+            layout = await session.scalar(
+                select(Venue.layout).where(Venue.id == event.venue_id)
+            )
+        geometry = await services.geometry.get(session, event.venue_id)
+        availability = await services.availability.read(session, event, seat_count, now)
+    packed, by_category, by_section = _derived(geometry, availability)
     return SeatMap(
         event_id=event.id,
-        layout_version=venue.layout_version,
-        layout=venue.layout if send_layout else None,
+        layout_version=layout_version,
+        layout=layout,
         version=availability.version,
-        seat_count=venue.seat_count,
-        availability=pack_statuses(availability.statuses),
+        seat_count=seat_count,
+        availability=packed,
         by_category=by_category,
         by_section=by_section,
     )
 
 
-@dataclass(frozen=True)
-class _Names:
-    categories: dict[int, str]
-    sections: dict[int, tuple[str, str]]
+# The packed encoding and counts of the latest availability per event, so
+# that requests sharing a cached availability also share this work.
+_DERIVED: dict[
+    uuid.UUID, tuple[Availability, str, list[StatusCounts], list[StatusCounts]]
+] = {}
 
 
-async def _names(session: AsyncSession, venue_id: uuid.UUID) -> _Names:
-    # Result has keys(), so dict(result) would treat it as a mapping: take rows.
-    categories = dict(
-        (
-            await session.execute(
-                select(Category.id, Category.name).where(Category.venue_id == venue_id)
-            )
-        ).all()
-    )
-    sections = {
-        id_: (key, name)
-        for id_, key, name in await session.execute(
-            select(Section.id, Section.key, Section.name)
-            .where(Section.venue_id == venue_id)
-            .order_by(Section.ordinal)
-        )
-    }
-    return _Names(categories, sections)
+def _derived(
+    geometry: VenueGeometry, availability: Availability
+) -> tuple[str, list[StatusCounts], list[StatusCounts]]:
+    entry = _DERIVED.get(availability.event_id)
+    if entry is not None and entry[0] is availability:
+        return entry[1], entry[2], entry[3]
+    packed = pack_codes(availability.codes)
+    by_category, by_section = _counts(geometry, availability)
+    if len(_DERIVED) > 256:
+        _DERIVED.clear()
+    _DERIVED[availability.event_id] = (availability, packed, by_category, by_section)
+    return packed, by_category, by_section
 
 
 def _counts(
-    geometry: VenueGeometry, availability: Availability, names: _Names
+    geometry: VenueGeometry, availability: Availability
 ) -> tuple[list[StatusCounts], list[StatusCounts]]:
-    by_category: Counter[tuple[int, SeatStatus]] = Counter()
-    by_section: Counter[tuple[int, SeatStatus]] = Counter()
-    for block in geometry.blocks:
-        for place in block:
-            status = availability.statuses[place.ordinal]
-            by_category[(place.category_id, status)] += 1
-            by_section[(place.section_id, status)] += 1
+    """Seats per status, by category and by section."""
+    codes = availability.codes
+    by_category = Counter(map(operator.add, geometry.category_keys, codes))
+    by_section = Counter(map(operator.add, geometry.section_keys, codes))
 
-    def build(
-        counter: Counter[tuple[int, SeatStatus]], key: int, code: str, name: str
-    ) -> StatusCounts:
+    def build(counter: Counter[int], index: int, key: str, name: str) -> StatusCounts:
+        base = index * 4
         return StatusCounts(
-            key=code,
+            key=key,
             name=name,
-            available=counter[(key, SeatStatus.AVAILABLE)],
-            held=counter[(key, SeatStatus.HELD)],
-            sold=counter[(key, SeatStatus.SOLD)],
-            blocked=counter[(key, SeatStatus.BLOCKED)],
+            available=counter[base],
+            held=counter[base + 1],
+            sold=counter[base + 2],
+            blocked=counter[base + 3],
         )
 
     categories = [
-        build(by_category, id_, name, name) for id_, name in names.categories.items()
+        build(by_category, index, name, name)
+        for index, name in enumerate(geometry.category_names)
     ]
     sections = [
-        build(by_section, id_, key, name) for id_, (key, name) in names.sections.items()
+        build(by_section, index, key, name)
+        for index, (key, name) in enumerate(geometry.section_names)
     ]
     return categories, sections
 
@@ -379,10 +380,9 @@ async def category_counts(
         event = await session.get(Event, event_id)
         if event is None:
             raise NotFound(f"event {event_id} not found", field="eventId")
-        venue = await session.get(Venue, event.venue_id)
-        assert venue is not None
-        geometry = await services.geometry.get(session, venue.id)
-        availability = await read_availability(session, event, venue.seat_count, now)
-        names = await _names(session, venue.id)
-    by_category, _ = _counts(geometry, availability, names)
+        geometry = await services.geometry.get(session, event.venue_id)
+        availability = await services.availability.read(
+            session, event, geometry.seat_count, now
+        )
+    _, by_category, _ = _derived(geometry, availability)
     return availability.version, by_category

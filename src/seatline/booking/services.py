@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from seatline.booking.availability import AvailabilityCache
 from seatline.booking.clock import Clock
 from seatline.booking.errors import Busy
 from seatline.booking.geometry import GeometryCache
@@ -36,6 +38,7 @@ class Services:
     payments: PaymentProvider
     tickets: TicketSigner
     geometry: GeometryCache = field(default_factory=GeometryCache)
+    availability: AvailabilityCache = field(default_factory=AvailabilityCache)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -43,6 +46,10 @@ class Services:
         try:
             async with self.sessions() as session, session.begin():
                 yield session
+        except PoolTimeout:
+            raise Busy(
+                "the server has no free database connection; retry in a moment"
+            ) from None
         except DBAPIError as error:
             if _sqlstate(error) in _RETRYABLE_SQLSTATES:
                 raise Busy(

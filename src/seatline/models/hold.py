@@ -23,6 +23,7 @@ class HoldStatus(StrEnum):
 
 class Hold(Base):
     __tablename__ = "holds"
+    __allow_unmapped__ = True
     __table_args__ = (Index("ix_holds_status_expires_at", "status", "expires_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -34,6 +35,10 @@ class Hold(Base):
     # Extensions never move expires_at past this.
     max_expires_at: Mapped[datetime]
     seat_count: Mapped[int]
+
+    # Public ids of the seats, filled in by the service that created the
+    # hold so that the API need not read them again; None when not loaded.
+    seat_guids: list[str] | None = None
 
 
 class HoldSeat(Base):

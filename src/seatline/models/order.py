@@ -34,6 +34,7 @@ class PaymentStatus(StrEnum):
 
 class Order(Base):
     __tablename__ = "orders"
+    __allow_unmapped__ = True
     __table_args__ = (
         Index("ix_orders_status_deadline", "status", "payment_deadline"),
         UniqueConstraint("hold_id"),
@@ -51,6 +52,11 @@ class Order(Base):
     payment_deadline: Mapped[datetime]
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    # Filled in by the service that paid the order, so that the API need not
+    # read them again; None when not loaded. Tickets come with seat ids.
+    seat_guids: list[str] | None = None
+    tickets: list[tuple[Ticket, str]] | None = None
 
 
 class OrderItem(Base):

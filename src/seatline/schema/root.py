@@ -7,7 +7,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from strawberry.extensions import (
+    MaskErrors,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from seatline.auth.permissions import CanBook, CanReadOrders, IsOrganizer
@@ -135,9 +141,12 @@ class Subscription:
     )
 
 
+BUSY_MESSAGE = "the server is busy; retry in a moment"
+
+
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None or isinstance(original, BookingError):
+    if original is None or isinstance(original, BookingError | PoolTimeout):
         return True
     # Errors raised as GraphQL errors on purpose (permissions) carry a code.
     return isinstance(original, GraphQLError) and bool(
@@ -198,6 +207,10 @@ def build_schema() -> Schema:
             SingleSeatGapError,
         ],
         extensions=[
+            # Parsing and validating a document cost milliseconds per request;
+            # clients send the same few documents over and over.
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
             DomainErrorCodes,
             lambda: MaskErrors(
                 should_mask_error=lambda error: not _is_expected(error),

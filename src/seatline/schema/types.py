@@ -275,6 +275,8 @@ class Hold:
 
     @strawberry.field
     async def seat_ids(self, info: Info) -> list[str]:
+        if self._model.seat_guids is not None:
+            return self._model.seat_guids
         return await hold_service.hold_seat_ids(info.context.services, self._model.id)
 
 
@@ -318,10 +320,14 @@ class Order:
 
     @strawberry.field
     async def seat_ids(self, info: Info) -> list[str]:
+        if self._model.seat_guids is not None:
+            return self._model.seat_guids
         return await order_service.order_seat_ids(info.context.services, self._model.id)
 
     @strawberry.field
     async def tickets(self, info: Info) -> list[Ticket]:
+        if self._model.tickets is not None:
+            return [_ticket(ticket, seat_id) for ticket, seat_id in self._model.tickets]
         tickets = await order_service.order_tickets(
             info.context.services, self._model.id
         )

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from seatline.booking.availability import (
-    pack_statuses,
-    read_availability,
+    pack_codes,
     read_changes_since,
 )
 from seatline.booking.seatmap import StatusCounts, category_counts
@@ -59,13 +58,15 @@ async def snapshot(
         assert event is not None
         venue = await session.get(Venue, event.venue_id)
         assert venue is not None
-        availability = await read_availability(session, event, venue.seat_count, now)
+        availability = await services.availability.read(
+            session, event, venue.seat_count, now
+        )
     return SeatMapMessage(
         kind=UpdateKind.SNAPSHOT,
         event_id=event_id,
         version=availability.version,
         seat_count=venue.seat_count,
-        availability=pack_statuses(availability.statuses),
+        availability=pack_codes(availability.codes),
         reason=reason,
     )
 
