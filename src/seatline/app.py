@@ -139,6 +139,7 @@ def create_app(
 ) -> Starlette:
     """Build the application; shared resources start in the lifespan."""
     settings = settings or Settings()
+    _configure_logging(settings)
     development = settings.env is Environment.DEVELOPMENT
     keys = load_key_store(settings.key_file, create=development)
     engine = db.create_engine(settings)
@@ -347,3 +348,13 @@ def _version_reader(services: Services) -> Any:
             return None if event is None else event.seat_version
 
     return read
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Give a fresh worker process the same logging as the CLI's."""
+    if logging.getLogger().handlers:
+        return
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

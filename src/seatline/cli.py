@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +37,8 @@ def _settings() -> Settings:
 )
 def main(log_level: str) -> None:
     """seatline: ticket booking with live seat maps."""
+    # Worker processes that uvicorn starts configure logging from this.
+    os.environ["SEATLINE_LOG_LEVEL"] = log_level.upper()
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEATLINE_", extra="ignore")
 
     env: Environment = Environment.DEVELOPMENT
+    # Python log level for seatline's own loggers in server processes.
+    log_level: str = "INFO"
     database_url: str = "sqlite+aiosqlite:///seatline.db"
     # memory:// keeps seat-change events inside one process; use redis://
     # as soon as more than one API process runs.

@@ -9,6 +9,7 @@ after.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from dataclasses import dataclass
@@ -94,17 +95,29 @@ async def read_availability(
 class AvailabilityCache:
     """The latest availability per event, shared by this process's requests.
 
-    An on-sale sends many seat-map reads for one event; while its version
-    does not change, they share one read of every seat.
+    An on-sale sends many seat-map reads for one event. While the event's
+    version is unchanged, they share one read of every seat. When it moved,
+    only the seats changed since (by their version) are read and patched in.
+    Expiry changes no version, so a full read still happens at least every
+    `CACHE_MAX_AGE_SECONDS`. One read per event runs at a time; concurrent
+    callers wait for it instead of repeating it.
     """
 
     def __init__(self, max_events: int = 256) -> None:
-        # Entries remember the clock time of their read: with the domain
-        # clock, tests that move time see expiry at once.
+        # Entries remember the clock time of their last full read: with the
+        # domain clock, tests that move time see expiry at once.
         self._entries: dict[uuid.UUID, tuple[datetime, Availability]] = {}
+        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._max_events = max_events
 
     async def read(
+        self, session: AsyncSession, event: Event, seat_count: int, now: datetime
+    ) -> Availability:
+        lock = self._locks.setdefault(event.id, asyncio.Lock())
+        async with lock:
+            return await self._read(session, event, seat_count, now)
+
+    async def _read(
         self, session: AsyncSession, event: Event, seat_count: int, now: datetime
     ) -> Availability:
         current = await session.scalar(
@@ -114,14 +127,44 @@ class AvailabilityCache:
         if entry is not None:
             read_at, cached = entry
             age = (now - read_at).total_seconds()
-            fresh = 0 <= age < CACHE_MAX_AGE_SECONDS
-            if fresh and cached.version == current:
-                return cached
+            if 0 <= age < CACHE_MAX_AGE_SECONDS:
+                if cached.version == current:
+                    return cached
+                patched = await _read_changes(session, cached, now)
+                self._entries[event.id] = (read_at, patched)
+                return patched
         availability = await read_availability(session, event, seat_count, now)
         if len(self._entries) >= self._max_events:
-            self._entries.pop(next(iter(self._entries)))
+            oldest = next(iter(self._entries))
+            self._entries.pop(oldest)
+            self._locks.pop(oldest, None)
         self._entries[event.id] = (now, availability)
         return availability
+
+
+async def _read_changes(
+    session: AsyncSession, cached: Availability, now: datetime
+) -> Availability:
+    """`cached` with the seats changed after its version read again."""
+    version_column = (
+        select(Event.seat_version).where(Event.id == cached.event_id).scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(EventSeat.ordinal, _status_code(now), version_column).where(
+                EventSeat.event_id == cached.event_id,
+                EventSeat.version > cached.version,
+            )
+        )
+    ).all()
+    if not rows:
+        return cached
+    codes = bytearray(cached.codes)
+    version = cached.version
+    for ordinal, code, row_version in rows:
+        codes[ordinal] = code
+        version = row_version
+    return Availability(cached.event_id, version, bytes(codes))
 
 
 def pack_codes(codes: bytes) -> str:

@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seatline.booking.availability import read_availability
 from seatline.booking.best_available import (
     BestAvailableRequest,
     choose_seats,
@@ -154,14 +153,11 @@ async def _hold_best_available(
             ensure_sale_open(event, now)
             geometry = await services.geometry.get(session, event.venue_id)
             _check_filters(best, geometry.categories, geometry.sections)
-            if attempt == 0:
-                availability = await services.availability.read(
-                    session, event, geometry.seat_count, now
-                )
-            else:
-                availability = await read_availability(
-                    session, event, geometry.seat_count, now
-                )
+            # The cache reads only seats changed since its copy, so retries
+            # after a lost race see the winners' seats cheaply.
+            availability = await services.availability.read(
+                session, event, geometry.seat_count, now
+            )
         places = choose_seats(
             geometry,
             availability.free(),

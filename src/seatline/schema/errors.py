@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import strawberry
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from seatline.booking import errors as domain
 from seatline.schema.enums import ErrorCode
@@ -149,6 +150,11 @@ def returns_errors(
             return await resolver(*args, **kwargs)
         except domain.BookingError as error:
             return to_graphql_error(error)
+        except PoolTimeout:
+            # No free database connection: overload, which a retry may pass.
+            return to_graphql_error(
+                domain.Busy("the server is busy; retry in a moment")
+            )
 
     return wrapper
 

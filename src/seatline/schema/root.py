@@ -17,7 +17,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from seatline.auth.permissions import CanBook, CanReadOrders, IsOrganizer
-from seatline.booking.errors import BookingError
+from seatline.booking.errors import BookingError, ErrorCode
 from seatline.resolvers import bookings as booking_resolvers
 from seatline.resolvers import events as event_resolvers
 from seatline.resolvers import live as live_resolvers
@@ -167,6 +167,10 @@ class DomainErrorCodes(SchemaExtension):
                     "code": original.code.value,
                     "field": original.field,
                 }
+            elif isinstance(original, PoolTimeout):
+                # No free database connection: overload, not a bug.
+                error.message = BUSY_MESSAGE
+                error.extensions = {"code": ErrorCode.BUSY.value, "field": None}
 
 
 class Schema(strawberry.Schema):
