@@ -35,7 +35,6 @@ from typing import Any
 import asyncpg
 import orjson
 import websockets
-from broadcaster import Broadcast
 from websockets.typing import Subprotocol
 
 from seatline import db, migrate
@@ -45,6 +44,7 @@ from seatline.booking.holds import HoldRequest, hold_seats
 from seatline.booking.venue_import import import_plan
 from seatline.config import Settings
 from seatline.runtime import build_services
+from seatline.subscriptions.backends import create_broadcast
 from seatline.subscriptions.publisher import SeatChangeBatch
 from seatline.venues.generate import theatre
 
@@ -146,7 +146,7 @@ async def seatline_run(
         ],
         env,
     )
-    broadcast = Broadcast(args.redis_url)
+    broadcast = create_broadcast(args.redis_url)
     await broadcast.connect()
     settings = Settings(database_url=database_url, key_file=key_file)
     engine = db.create_engine(settings)

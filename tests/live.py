@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,12 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    process: asyncio.subprocess.Process
+
+
 @asynccontextmanager
 async def live_server(
     database_url: str,
@@ -33,6 +40,28 @@ async def live_server(
     workers: int = 1,
 ) -> AsyncIterator[str]:
     """Start a server on a free loopback port; yield its base URL."""
+    async with live_server_process(
+        database_url,
+        key_file,
+        issuer=issuer,
+        audience=audience,
+        extra_env=extra_env,
+        workers=workers,
+    ) as server:
+        yield server.url
+
+
+@asynccontextmanager
+async def live_server_process(
+    database_url: str,
+    key_file: Path,
+    *,
+    issuer: str,
+    audience: str,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> AsyncIterator[LiveServer]:
+    """Start a server on a free loopback port; yield its URL and process."""
     port = free_port()
     env = {
         **os.environ,
@@ -60,7 +89,7 @@ async def live_server(
     base_url = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(base_url, process)
-        yield base_url
+        yield LiveServer(base_url, process)
     finally:
         if process.returncode is None:
             process.terminate()

@@ -2,12 +2,15 @@
 
 Each process holds one broadcaster subscription per event channel (a
 `ChannelFeed`), shared by every local subscriber of that event. A feed
-merges the batches that arrive within `batch_window` seconds into one delta
-and offers it to each subscriber without waiting on any of them. Every
-subscriber buffers at most `max_pending` seat changes, keeping only the
-latest status per seat; past that, or after any gap in the version
-sequence or a reconnect, it drops its buffer and asks for a snapshot. A
-slow client therefore costs bounded memory and never delays the others.
+merges the batches that arrive within `batch_window` seconds, in version
+order, into one delta and offers it to each subscriber without waiting on
+any of them. Batches that follow a missing version are held back for up to
+`gap_wait` seconds, because processes publish after their own commits and
+their batches can arrive out of order. Every subscriber buffers at most
+`max_pending` seat changes, keeping only the latest status per seat; past
+that, or after any gap in the version sequence or a reconnect, it drops its
+buffer and asks for a snapshot. A slow client therefore costs bounded
+memory and never delays the others.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from broadcaster import Broadcast
@@ -68,6 +72,39 @@ def parse_batch(message: str) -> Delta:
     return Delta(from_version=version, version=version, changes=changes)
 
 
+def merge_consecutive(deltas: list[Delta]) -> list[Delta]:
+    """Sort deltas by version and merge each run without a gap into one.
+
+    Processes publish after their own commits, so batches of consecutive
+    versions can reach the channel out of order. Sorting a burst keeps that
+    from looking like a gap. Duplicate versions are dropped.
+    """
+    merged: list[Delta] = []
+    for delta in sorted(deltas, key=lambda item: item.version):
+        last = merged[-1] if merged else None
+        if last is not None and delta.version <= last.version:
+            continue
+        if last is not None and delta.from_version <= last.version + 1:
+            last.extend(delta)
+        else:
+            merged.append(Delta(delta.from_version, delta.version, dict(delta.changes)))
+    return merged
+
+
+def has_gap(deltas: list[Delta], after: int | None) -> bool:
+    """Whether a version after `after` is missing before the last delta."""
+    if after is None:
+        return False
+    expected = after + 1
+    for delta in sorted(deltas, key=lambda item: item.version):
+        if delta.version < expected:
+            continue
+        if delta.from_version > expected:
+            return True
+        expected = delta.version + 1
+    return False
+
+
 class LocalSubscriber:
     """One stream's bounded buffer of pending changes."""
 
@@ -85,9 +122,13 @@ class LocalSubscriber:
         return self._version
 
     def start_at(self, version: int) -> None:
-        """Record that the client now holds the state at `version`."""
+        """Record that the client now holds the state at `version`.
+
+        A resync requested since the last `Resync` was handed out stays
+        requested, because the changes it dropped may be newer than
+        `version`.
+        """
         self._version = version
-        self._resync = None
         pending = self._pending
         if pending is not None and pending.version <= version:
             self._pending = None
@@ -133,26 +174,44 @@ class LocalSubscriber:
             self.resync(f"version {current_version} never arrived")
 
     def _request_resync(self, reason: str) -> None:
-        self._resync = reason
+        # Keep the first reason, because later ones, such as a heartbeat
+        # noticing the same lost changes, follow from it.
+        if self._resync is None:
+            self._resync = reason
         self._wake.set()
 
     async def next(self, heartbeat_seconds: float) -> Delta | Resync | Heartbeat:
-        """Wait for the next thing to send to the client."""
-        try:
-            await asyncio.wait_for(self._wake.wait(), heartbeat_seconds)
-        except TimeoutError:
-            return Heartbeat(self._heartbeat_version or self._version)
-        self._wake.clear()
+        """Wait for the next thing to send to the client.
+
+        After a `Resync` the version is unknown until `start_at` gives the
+        snapshot's, so changes that arrive while the snapshot is read are
+        buffered rather than taken for a gap after the old version.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + heartbeat_seconds
+        while self._resync is None and self._pending is None:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), deadline - loop.time())
+            except TimeoutError:
+                return Heartbeat(self._current_version())
         if self._resync is not None:
             reason, self._resync = self._resync, None
+            self._version = None
             return Resync(reason)
         pending, self._pending = self._pending, None
-        if pending is None:
-            return Heartbeat(self._heartbeat_version or self._version)
+        assert pending is not None
         if self._version is not None:
             pending.from_version = max(pending.from_version, self._version + 1)
         self._version = pending.version
         return pending
+
+    def _current_version(self) -> int | None:
+        # The last heartbeat's version can be older than the deltas handed
+        # out since, and a client must never receive a version older than
+        # its own.
+        known = [v for v in (self._heartbeat_version, self._version) if v is not None]
+        return max(known, default=None)
 
 
 class ChannelFeed:
@@ -164,10 +223,13 @@ class ChannelFeed:
         self.subscribers: set[LocalSubscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._last_message = time.monotonic()
+        # The newest version delivered on the current subscription.
+        self._delivered: int | None = None
         self._ready = asyncio.Event()
 
     async def start(self, broadcast: Broadcast) -> None:
         self._ready.clear()
+        self._delivered = None
         self._task = asyncio.create_task(
             self._run(broadcast), name=f"feed-{self.event_id}"
         )
@@ -187,9 +249,13 @@ class ChannelFeed:
 
     async def restart(self, broadcast: Broadcast, reason: str) -> None:
         await self.stop()
-        for subscriber in list(self.subscribers):
-            subscriber.resync(reason)
-        await self.start(broadcast)
+        try:
+            # Subscribe before the subscribers read their snapshots, or a
+            # change published in between would reach no subscriber.
+            await self.start(broadcast)
+        finally:
+            for subscriber in list(self.subscribers):
+                subscriber.resync(reason)
 
     async def _run(self, broadcast: Broadcast) -> None:
         async with broadcast.subscribe(seat_channel(self.event_id)) as subscription:
@@ -202,25 +268,41 @@ class ChannelFeed:
 
     async def _forward(self, subscription: object) -> None:
         get = subscription.get  # type: ignore[attr-defined]
-        window = self.fanout.batch_window
         while True:
-            merged = parse_batch((await get()).message)
-            deadline = time.monotonic() + window
-            while (remaining := deadline - time.monotonic()) > 0:
-                try:
-                    event = await asyncio.wait_for(get(), remaining)
-                except TimeoutError:
-                    break
-                delta = parse_batch(event.message)
-                if delta.from_version != merged.version + 1:
-                    self._deliver(merged)
-                    merged = delta
-                    continue
-                merged.extend(delta)
-            self._deliver(merged)
+            burst = [parse_batch((await get()).message)]
+            await self._collect(get, burst, self.fanout.batch_window)
+            if has_gap(burst, self._delivered):
+                # A batch published late by another process would otherwise
+                # make every subscriber of this event read a snapshot.
+                await self._collect(get, burst, self.fanout.gap_wait, fill=True)
+            for delta in merge_consecutive(burst):
+                self._deliver(delta)
+
+    async def _collect(
+        self,
+        get: Callable[[], Awaitable[Any]],
+        burst: list[Delta],
+        seconds: float,
+        *,
+        fill: bool = False,
+    ) -> None:
+        """Add the batches that arrive within `seconds` to `burst`.
+
+        With `fill`, stop as soon as no version is missing.
+        """
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            if fill and not has_gap(burst, self._delivered):
+                return
+            try:
+                event = await asyncio.wait_for(get(), remaining)
+            except TimeoutError:
+                return
+            burst.append(parse_batch(event.message))
 
     def _deliver(self, delta: Delta) -> None:
         self._last_message = time.monotonic()
+        self._delivered = max(self._delivered or 0, delta.version)
         for subscriber in list(self.subscribers):
             subscriber.offer(delta)
 
@@ -252,14 +334,19 @@ class FanOut:
         read_version: VersionReader,
         *,
         batch_window: float = 0.05,
+        gap_wait: float = 0.5,
         heartbeat_seconds: float = 5.0,
         max_pending: int = 2000,
     ) -> None:
         self._broadcast = broadcast
         self.read_version = read_version
         self.batch_window = batch_window
+        # How long a feed holds back changes that follow a missing version,
+        # waiting for it, before subscribers are left to see the gap.
+        self.gap_wait = gap_wait
         self.heartbeat_seconds = heartbeat_seconds
         self.max_pending = max_pending
+        # Snapshots sent to streams because they lost track.
         self.resyncs = 0
         self._feeds: dict[uuid.UUID, ChannelFeed] = {}
         self._lock = asyncio.Lock()
@@ -293,10 +380,17 @@ class FanOut:
         """Resubscribe every feed on a new connection; everyone resyncs."""
         async with self._lock:
             for feed in list(self._feeds.values()):
-                self.resyncs += len(feed.subscribers)
-                await feed.restart(
-                    broadcast, "the broadcast connection was re-established"
-                )
+                try:
+                    await feed.restart(
+                        broadcast, "the broadcast connection was re-established"
+                    )
+                except Exception:
+                    # The feed's subscribers still resync; the next
+                    # reconnect retries the subscription.
+                    logger.exception(
+                        "resubscribing to seat changes failed",
+                        extra={"event_id": str(feed.event_id)},
+                    )
 
     async def close(self) -> None:
         async with self._lock:

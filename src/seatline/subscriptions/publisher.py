@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,8 @@ import orjson
 from broadcaster import Broadcast
 
 logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,34 +80,53 @@ class SeatChangePublisher:
         # A callable returns the current connection, which the supervisor
         # replaces after a reconnect.
         self._broadcast = broadcast if callable(broadcast) else lambda: broadcast
+        # Publishes that failed in a row. During an outage every request
+        # fails one, so only the first is logged with its traceback.
+        self._failures = 0
 
     @property
     def broadcast(self) -> Broadcast:
         return self._broadcast()
 
     async def publish_order(self, change: OrderChange) -> None:
-        try:
-            await self._broadcast().publish(
-                order_channel(change.buyer_id), change.to_json()
-            )
-        except Exception:
-            logger.warning(
-                "publishing an order change failed",
-                exc_info=True,
-                extra={"order_id": str(change.order_id)},
-            )
+        await self._send(
+            order_channel(change.buyer_id),
+            change.to_json(),
+            "publishing an order change failed",
+            {"order_id": str(change.order_id)},
+        )
 
     async def publish(self, batch: SeatChangeBatch) -> None:
+        # The database holds the truth and subscribers resynchronise from a
+        # snapshot when they see a version gap, so a lost publish costs
+        # latency, not correctness.
+        await self._send(
+            seat_channel(batch.event_id),
+            batch.to_json(),
+            "publishing seat changes failed",
+            {"event_id": str(batch.event_id), "version": batch.version},
+        )
+
+    async def _send(
+        self, channel: str, message: str, failure: str, ids: dict[str, object]
+    ) -> None:
         try:
-            await self._broadcast().publish(
-                seat_channel(batch.event_id), batch.to_json()
+            # A Redis that accepts connections but never replies would
+            # otherwise hold up the request that committed the change for
+            # redis-py's socket timeout (5 seconds by default in redis-py 8).
+            await asyncio.wait_for(
+                self._broadcast().publish(channel, message), PUBLISH_TIMEOUT_SECONDS
             )
-        except Exception:
-            # The database holds the truth and subscribers resynchronise
-            # from a snapshot when they see a version gap, so a lost publish
-            # costs latency, not correctness.
-            logger.warning(
-                "publishing seat changes failed",
-                exc_info=True,
-                extra={"event_id": str(batch.event_id), "version": batch.version},
+        except Exception as error:
+            self._failures += 1
+            if self._failures == 1:
+                logger.warning(failure, exc_info=True, extra=ids)
+            else:
+                extra = {**ids, "failures": self._failures, "error": repr(error)}
+                logger.debug(failure, extra=extra)
+            return
+        if self._failures:
+            logger.info(
+                "publishing works again", extra={"failed_publishes": self._failures}
             )
+            self._failures = 0

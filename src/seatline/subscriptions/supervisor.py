@@ -19,6 +19,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from broadcaster import Broadcast
+from redis.exceptions import RedisError
+
+from seatline.subscriptions.backends import create_broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class BroadcastSupervisor:
     def __init__(self, url: str, *, check_interval: float = 1.0) -> None:
         self.url = url
         self.check_interval = check_interval
-        self.broadcast = Broadcast(url)
+        self.broadcast = create_broadcast(url)
         self.reconnects = 0
         self._listeners: list[ReconnectListener] = []
         self._task: asyncio.Task[None] | None = None
@@ -62,14 +65,17 @@ class BroadcastSupervisor:
         while True:
             try:
                 await self.broadcast.connect()
-            except (OSError, ConnectionError) as error:
+            except (OSError, RedisError, TimeoutError) as error:
+                # redis-py raises its own ConnectionError, which is not the
+                # built-in one, once its own retries are used up.
                 logger.warning(
                     "broadcast connection failed; retrying",
                     extra={"retry_in_seconds": delay, "error": repr(error)},
                 )
+                await _close_failed(self.broadcast)
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-                self.broadcast = Broadcast(self.url)
+                self.broadcast = create_broadcast(self.url)
             else:
                 self._connected = True
                 return
@@ -82,8 +88,12 @@ class BroadcastSupervisor:
             logger.warning("broadcast connection lost; reconnecting")
             old = self.broadcast
             await self._disconnect(old)
-            self.broadcast = Broadcast(self.url)
+            self.broadcast = create_broadcast(self.url)
             await self._connect_with_backoff()
+            # The next check records the new server's run_id. Comparing it
+            # with the old one would reconnect, and resync every subscriber,
+            # a second time.
+            self._server_run_id = None
             self.reconnects += 1
             logger.info("broadcast reconnected", extra={"reconnects": self.reconnects})
             for listener in list(self._listeners):
@@ -125,3 +135,17 @@ class BroadcastSupervisor:
                 "closing the old broadcast failed", extra={"error": repr(error)}
             )
         self._connected = False
+
+
+async def _close_failed(broadcast: Broadcast) -> None:
+    """Close what a failed `connect` left open: a listener task and a pool."""
+    backend: Any = getattr(broadcast, "_backend", None)
+    if backend is None:
+        return
+    try:
+        await asyncio.wait_for(backend.disconnect(), timeout=2)
+    except Exception as error:
+        logger.debug(
+            "closing a failed broadcast connection failed",
+            extra={"error": repr(error)},
+        )
