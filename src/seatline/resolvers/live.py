@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import strawberry
+from strawberry.exceptions import StrawberryGraphQLError
 
 from seatline.auth.permissions import unauthenticated
 from seatline.auth.tokens import Scope
@@ -33,7 +34,7 @@ async def seat_map_updates(
         since_version = None
     event = await seatmap.find_event(services, parsed, subject_or_none(info))
     if event is None:
-        raise NotFound(f"event {event_id} not found", field="eventId")
+        raise _not_found(event_id)
     stream = streams.seat_map_stream(
         services, info.context.fanout, parsed, since_version
     )
@@ -71,7 +72,7 @@ async def event_sales_updates(info: Info, event_id: strawberry.ID) -> SalesStrea
     owns = event is not None and event.organizer_id == caller.subject
     allowed = (owns and caller.has(Scope.ORGANIZER)) or caller.has(Scope.PARTNER_STREAM)
     if event is None or not allowed:
-        raise NotFound(f"event {event_id} not found", field="eventId")
+        raise _not_found(event_id)
     async for version, counts in streams.sales_stream(
         services, info.context.fanout, parsed
     ):
@@ -80,3 +81,12 @@ async def event_sales_updates(info: Info, event_id: strawberry.ID) -> SalesStrea
             version=version,
             counts_by_category=[StatusCounts(**c.__dict__) for c in counts],
         )
+
+
+def _not_found(event_id: strawberry.ID) -> StrawberryGraphQLError:
+    # Errors of a subscription's first step skip the schema's extensions, so
+    # the code is set here.
+    return StrawberryGraphQLError(
+        f"event {event_id} not found",
+        extensions={"code": NotFound.code.value, "field": "eventId"},
+    )
