@@ -1,10 +1,10 @@
 """Guarded seat writes and the per-event version that orders them.
 
-Every write that changes seat status goes through `claim_seats` or
-`set_seats`, then `bump_version` in the same transaction. `claim_seats` is
-the only way a seat becomes held or sold: one UPDATE whose WHERE clause is
-the availability guard, applied to rows locked in seat-id order, so two
-transactions can never both win a seat and never deadlock on each other.
+Every write that changes seat status goes through `claim_seats`, then
+`bump_version` in the same transaction. A claim is one UPDATE whose WHERE
+clause is the caller's guard (for a hold: the seat is free), applied to
+rows locked in seat-id order. So two transactions can never both win a
+seat, and two claims never deadlock on each other's seats.
 """
 
 from __future__ import annotations
