@@ -23,7 +23,7 @@ logger = logging.getLogger("seatline")
 
 
 def _log_level_name() -> str:
-    """The root logger's level, for uvicorn's own loggers."""
+    """Return the root logger's level name, for uvicorn's own loggers."""
     return logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
 
 

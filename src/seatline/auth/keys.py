@@ -41,7 +41,7 @@ class KeyStore:
         return KeySet(list(self.ticket_keys))
 
     def public_jwks(self) -> dict[str, Any]:
-        """The JWKS to publish: public parts of every token and ticket key."""
+        """Return the JWKS to publish: the public part of every token and ticket key."""
         keys = [
             key.as_dict(private=False, use="sig", alg=ALGORITHM)
             for key in (*self.token_keys, *self.ticket_keys)

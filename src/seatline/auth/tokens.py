@@ -31,7 +31,7 @@ MAX_TOKEN_LENGTH = 8192
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's subject and granted scopes."""
+    """The caller: the token's subject, granted scopes and client."""
 
     subject: str
     scopes: frozenset[str] = field(default_factory=frozenset)

@@ -1,6 +1,6 @@
 """Per-seat availability of an event, read in one query and packed compactly.
 
-Encoding (`pack_statuses`): two bits per seat, in layout order (seat
+Encoding (`pack_codes`): two bits per seat, in layout order (seat
 ordinal), four seats per byte with the first seat in the lowest two bits,
 base64 (RFC 4648, with padding). Codes: 0 available, 1 held, 2 sold,
 3 blocked. A 50,000-seat event is 12,500 bytes before base64, 16,668
@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, select
+from sqlalchemy import ColumnElement, Row, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline.booking.seats import effective_status
@@ -85,10 +86,7 @@ async def read_availability(
         )
     ).all()
     codes = bytearray(b"\x03" * seat_count)
-    version = event.seat_version
-    for ordinal, code, row_version in rows:
-        codes[ordinal] = code
-        version = row_version
+    version = _apply_rows(codes, rows, event.seat_version)
     return Availability(event.id, version, bytes(codes))
 
 
@@ -160,11 +158,18 @@ async def _read_changes(
     if not rows:
         return cached
     codes = bytearray(cached.codes)
-    version = cached.version
+    version = _apply_rows(codes, rows, cached.version)
+    return Availability(cached.event_id, version, bytes(codes))
+
+
+def _apply_rows(
+    codes: bytearray, rows: Sequence[Row[int, int, int]], version: int
+) -> int:
+    """Write (ordinal, code, version) rows into `codes`; return their version."""
     for ordinal, code, row_version in rows:
         codes[ordinal] = code
         version = row_version
-    return Availability(cached.event_id, version, bytes(codes))
+    return version
 
 
 def pack_codes(codes: bytes) -> str:
@@ -177,10 +182,6 @@ def pack_codes(codes: bytes) -> str:
         )
     )
     return base64.b64encode(packed).decode("ascii")
-
-
-def pack_statuses(statuses: list[SeatStatus]) -> str:
-    return pack_codes(bytes(STATUS_CODES[status] for status in statuses))
 
 
 def unpack_statuses(encoded: str, seat_count: int) -> list[SeatStatus]:

@@ -16,7 +16,7 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only when told; starts at the current time."""
+    """A clock that starts at the current time and moves only through `advance`."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime.now(UTC)

@@ -199,7 +199,7 @@ async def get_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
 async def get_own_event(
     session: AsyncSession, event_id: uuid.UUID, organizer_id: str, *, lock: bool = False
 ) -> Event:
-    """The event, when `organizer_id` organizes it; others get `NotFound`."""
+    """Return the event if `organizer_id` organizes it, else raise `NotFound`."""
     event = await session.get(Event, event_id, with_for_update=lock)
     if event is None or event.organizer_id != organizer_id:
         raise NotFound(f"event {event_id} not found", field="eventId")

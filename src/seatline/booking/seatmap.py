@@ -169,7 +169,7 @@ async def seat_list(
     after: int | None,
     seat_ids: list[str] | None = None,
 ) -> tuple[list[SeatView], bool]:
-    """One page of the event's seats in layout order, and whether more follow.
+    """Return one page of the event's seats in layout order, and whether more follow.
 
     `after` is the ordinal of the last seat of the previous page.
     """
@@ -290,7 +290,7 @@ async def list_events(
     after: tuple[datetime, uuid.UUID] | None,
     visible_to: str | None,
 ) -> tuple[list[Event], bool]:
-    """One page of events by start time; drafts only for their organizer."""
+    """Return one page of events by start time, with drafts only for their organizer."""
     query = select(Event).order_by(Event.starts_at, Event.id).limit(first + 1)
     if visible_to is None:
         query = query.where(Event.status != EventStatus.DRAFT)
@@ -361,7 +361,7 @@ async def seat_guids(services: Services, seat_ids: list[int]) -> dict[int, str]:
 async def find_event(
     services: Services, event_id: uuid.UUID, viewer: str | None
 ) -> Event | None:
-    """The event, unless it is a draft and `viewer` is not its organizer."""
+    """Return the event, unless it is a draft and `viewer` is not its organizer."""
     async with services.sessions() as session:
         event = await session.get(Event, event_id)
     if event is None:

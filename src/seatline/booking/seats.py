@@ -163,20 +163,3 @@ async def seat_refs(session: AsyncSession, seat_ids: Sequence[int]) -> list[Seat
         .order_by(Seat.id)
     )
     return [SeatRef(row.id, row.guid, row.ordinal, row.category_id) for row in rows]
-
-
-async def seat_statuses(
-    session: AsyncSession, event_id: uuid.UUID, seats: Sequence[SeatRef], now: datetime
-) -> dict[str, SeatStatus]:
-    """Effective status of each seat, by public id."""
-    rows = await session.execute(
-        select(EventSeat.seat_id, EventSeat.status, EventSeat.hold_expires_at).where(
-            EventSeat.event_id == event_id,
-            EventSeat.seat_id.in_([seat.seat_id for seat in seats]),
-        )
-    )
-    by_id = {
-        row.seat_id: effective_status(row.status, row.hold_expires_at, now)
-        for row in rows
-    }
-    return {seat.guid: by_id[seat.seat_id] for seat in seats}

@@ -16,7 +16,7 @@ from seatline.auth.keys import ALGORITHM, KeyStore
 
 
 def new_ticket_code() -> str:
-    """A 128-bit random code, URL-safe."""
+    """Return a URL-safe random code of 128 bits."""
     return secrets.token_urlsafe(16)
 
 

@@ -8,7 +8,7 @@ from seatline.schema.context import Info
 
 
 def principal(info: Info) -> Principal:
-    """The caller; permission classes have already required a token."""
+    """Return the caller; permission classes have already required a token."""
     caller = info.context.principal
     if caller is None:
         raise unauthenticated()

@@ -94,7 +94,7 @@ async def changes_since(
 async def seat_map_stream(
     services: Services, fanout: FanOut, event_id: uuid.UUID, since_version: int | None
 ) -> AsyncIterator[SeatMapMessage]:
-    """A snapshot or the changes since `since_version`, then deltas in order."""
+    """Stream a snapshot, or the changes since `since_version`, then deltas."""
     heartbeat_seconds = services.settings.live_heartbeat_seconds
     async with fanout.subscribe(event_id) as subscriber:
         first = None
