@@ -22,6 +22,7 @@ from seatline.subscriptions.fanout import (
     Heartbeat,
     LocalSubscriber,
     Resync,
+    TopicSubscriber,
     VersionReader,
 )
 from seatline.subscriptions.publisher import (
@@ -296,6 +297,51 @@ async def test_subscriber_keeps_first_resync_reason() -> None:
     assert "too many pending changes" in item.reason
 
 
+async def test_subscribers_that_keep_up_share_one_delta() -> None:
+    first = LocalSubscriber(max_pending=10)
+    second = LocalSubscriber(max_pending=10)
+    first.start_at(0)
+    second.start_at(0)
+    shared = delta(1, {1: "held"})
+
+    first.offer(shared)
+    second.offer(shared)
+
+    assert await next_item(first) is shared
+    assert await next_item(second) is shared
+
+
+async def test_subscriber_copies_shared_delta_before_extending() -> None:
+    behind = LocalSubscriber(max_pending=10)
+    current = LocalSubscriber(max_pending=10)
+    behind.start_at(0)
+    current.start_at(0)
+    shared = delta(1, {1: "held"})
+    behind.offer(shared)
+    current.offer(shared)
+
+    behind.offer(delta(2, {2: "sold"}))
+    merged = await next_item(behind)
+
+    assert merged is not shared
+    assert statuses(merged) == {seat(1): "held", seat(2): "sold"}
+    assert (shared.version, statuses(shared)) == (1, {seat(1): "held"})
+    assert await next_item(current) is shared
+
+
+async def test_subscriber_trims_shared_delta_without_changing_it() -> None:
+    subscriber = LocalSubscriber(max_pending=10)
+    shared = delta(3, {1: "held", 2: "sold"}, from_version=1)
+    subscriber.offer(shared)
+
+    subscriber.start_at(2)
+    item = await next_item(subscriber)
+
+    assert isinstance(item, Delta)
+    assert (item.from_version, item.version) == (3, 3)
+    assert (shared.from_version, shared.version) == (1, 3)
+
+
 async def test_subscriber_without_changes_sends_heartbeat() -> None:
     subscriber = LocalSubscriber(max_pending=10)
     subscriber.start_at(7)
@@ -303,6 +349,32 @@ async def test_subscriber_without_changes_sends_heartbeat() -> None:
     item = await next_item(subscriber, heartbeat_seconds=0.05)
 
     assert item == Heartbeat(7)
+
+
+# TopicSubscriber
+
+
+async def test_topic_subscriber_reports_loss_to_waiting_reader() -> None:
+    subscriber = TopicSubscriber(max_pending=10)
+    reader = asyncio.create_task(subscriber.next())
+    await asyncio.sleep(0)
+
+    subscriber.mark_lost()
+    subscriber.offer("after")
+
+    assert await asyncio.wait_for(reader, WAIT_SECONDS) is None
+    assert await asyncio.wait_for(subscriber.next(), WAIT_SECONDS) == "after"
+
+
+async def test_topic_subscriber_overflow_reports_loss_first() -> None:
+    subscriber = TopicSubscriber(max_pending=2)
+
+    for message in ("one", "two", "three"):
+        subscriber.offer(message)
+
+    assert await asyncio.wait_for(subscriber.next(), WAIT_SECONDS) is None
+    assert await asyncio.wait_for(subscriber.next(), WAIT_SECONDS) == "one"
+    assert await asyncio.wait_for(subscriber.next(), WAIT_SECONDS) == "two"
 
 
 # FanOut and its channel feeds

@@ -33,6 +33,7 @@ import orjson
 import pytest
 import websockets
 from broadcaster import Broadcast
+from gql import GraphQLRequest
 from sqlalchemy import func, select, text, update
 from websockets.typing import Subprotocol
 
@@ -69,6 +70,7 @@ from tests.conftest import (
     unavailable,
 )
 from tests.live import LiveServer, free_port, live_server_process
+from tests.subscriptions.test_live_access import ORDER_UPDATES, buy
 from tests.subscriptions.test_seat_map_stream import (
     SEAT_MAP_UPDATES,
     watch,
@@ -953,3 +955,38 @@ async def test_subscriptions_survive_redis_restart(
         # Live deltas flow again after the first resync, rather than one
         # heartbeat-driven snapshot after another.
         assert [at for at in view.deltas if at > resyncs[0][0]], view.name
+
+
+async def test_order_updates_report_loss_after_redis_restart(
+    cluster: Cluster, keys: KeyStore, pg_services: Services
+) -> None:
+    fixture = await make_event(pg_services, rows=2, seats_per_row=10)
+    server = cluster.servers[0].url
+    buyer = mint_token(
+        keys,
+        subject="order-watcher",
+        scopes=["bookings:write"],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+    )
+
+    async with ws_client(server, buyer) as session:
+        stream = session.subscribe(GraphQLRequest(ORDER_UPDATES))
+        reader = asyncio.create_task(anext(stream))
+        # Let the subscription reach the server before Redis goes away.
+        await asyncio.sleep(0.5)
+        await cluster.redis.kill()
+        await asyncio.sleep(2.0)
+        await cluster.redis.start()
+        missed = (await asyncio.wait_for(reader, 20))["orderUpdates"]
+        # The notice comes once the server has resubscribed, so this
+        # purchase's updates reach the stream.
+        await buy(server, buyer, fixture, seat_ids(fixture)[:2])
+        ordered = (await asyncio.wait_for(anext(stream), 10))["orderUpdates"]
+        paid = (await asyncio.wait_for(anext(stream), 10))["orderUpdates"]
+
+    assert missed["missedUpdates"] is True
+    assert missed["orderId"] is None
+    assert ordered["status"] == "AWAITING_PAYMENT"
+    assert paid["status"] == "PAID"
+    assert paid["orderId"] == ordered["orderId"]

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Row, case, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from seatline.booking.clock import Clock
 from seatline.booking.seats import effective_status
-from seatline.models import Event, EventSeat, Seat, SeatStatus
+from seatline.models import Event, EventSeat, Seat, SeatStatus, Venue
 
 STATUS_CODES: dict[SeatStatus, int] = {
     SeatStatus.AVAILABLE: 0,
@@ -90,6 +91,13 @@ async def read_availability(
     return Availability(event.id, version, bytes(codes))
 
 
+@dataclass(frozen=True)
+class SharedRead:
+    event: Event
+    availability: Availability
+    seat_count: int
+
+
 class AvailabilityCache:
     """The latest availability per event, shared by this process's requests.
 
@@ -106,7 +114,64 @@ class AvailabilityCache:
         # domain clock, tests that move time see expiry at once.
         self._entries: dict[uuid.UUID, tuple[datetime, Availability]] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+        # The next shared read per event, until it starts (see `read_shared`).
+        self._next_reads: dict[uuid.UUID, asyncio.Future[SharedRead]] = {}
+        self._reading: set[asyncio.Task[None]] = set()
         self._max_events = max_events
+
+    async def read_shared(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        event_id: uuid.UUID,
+        clock: Clock,
+    ) -> SharedRead:
+        """Read the availability with a session of its own, shared by callers.
+
+        Callers that arrive before a read starts share it, so a thousand
+        subscribers asking for a snapshot at once need one connection, not
+        one each while they queue for the event's lock. A read that started
+        already is not joined: it could predate what the caller has seen.
+        """
+        waiting = self._next_reads.get(event_id)
+        if waiting is None:
+            waiting = asyncio.get_running_loop().create_future()
+            # Callers that were all cancelled leave no unretrieved error.
+            waiting.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._next_reads[event_id] = waiting
+            task = asyncio.create_task(
+                self._read_for_all(sessions, event_id, clock, waiting)
+            )
+            # The loop keeps only a weak reference to a task.
+            self._reading.add(task)
+            task.add_done_callback(self._reading.discard)
+        return await asyncio.shield(waiting)
+
+    async def _read_for_all(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        event_id: uuid.UUID,
+        clock: Clock,
+        waiting: asyncio.Future[SharedRead],
+    ) -> None:
+        lock = self._locks.setdefault(event_id, asyncio.Lock())
+        async with lock:
+            # From here on, new callers need a read of their own.
+            if self._next_reads.get(event_id) is waiting:
+                del self._next_reads[event_id]
+            try:
+                async with sessions() as session:
+                    event = await session.get(Event, event_id)
+                    if event is None:
+                        raise LookupError(f"event {event_id} not found")
+                    venue = await session.get(Venue, event.venue_id)
+                    assert venue is not None
+                    availability = await self._read(
+                        session, event, venue.seat_count, clock.now()
+                    )
+            except Exception as error:
+                waiting.set_exception(error)
+            else:
+                waiting.set_result(SharedRead(event, availability, venue.seat_count))
 
     async def read(
         self, session: AsyncSession, event: Event, seat_count: int, now: datetime

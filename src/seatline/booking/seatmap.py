@@ -364,11 +364,14 @@ async def find_event(
     """Return the event, unless it is a draft and `viewer` is not its organizer."""
     async with services.sessions() as session:
         event = await session.get(Event, event_id)
-    if event is None:
-        return None
-    if event.status is EventStatus.DRAFT and event.organizer_id != viewer:
+    if event is None or not visible_to(event, viewer):
         return None
     return event
+
+
+def visible_to(event: Event, viewer: str | None) -> bool:
+    """Whether `viewer` may see the event: drafts only to their organizer."""
+    return event.status is not EventStatus.DRAFT or event.organizer_id == viewer
 
 
 async def category_counts(

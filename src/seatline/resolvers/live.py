@@ -32,8 +32,15 @@ async def seat_map_updates(
     parsed = parse_id(event_id, "eventId")
     if since_version is not None and since_version < 0:
         since_version = None
-    event = await seatmap.find_event(services, parsed, subject_or_none(info))
-    if event is None:
+    # A read shared with the other subscribers arriving now, so that a mass
+    # reconnect does not take one database connection per socket.
+    try:
+        read = await services.availability.read_shared(
+            services.sessions, parsed, services.clock
+        )
+    except LookupError:
+        raise _not_found(event_id) from None
+    if not seatmap.visible_to(read.event, subject_or_none(info)):
         raise _not_found(event_id)
     stream = streams.seat_map_stream(
         services, info.context.fanout, parsed, since_version
@@ -48,12 +55,13 @@ async def order_updates(info: Info) -> OrderStream:
         order_channel(caller.subject)
     ) as subscriber:
         while True:
-            if subscriber.lost:
-                subscriber.lost = False
+            message = await subscriber.next()
+            if message is None:
                 yield OrderUpdate(
                     order_id=None, event_id=None, status=None, missed_updates=True
                 )
-            data = orjson.loads(await subscriber.queue.get())
+                continue
+            data = orjson.loads(message)
             yield OrderUpdate(
                 order_id=strawberry.ID(data["order_id"]),
                 event_id=strawberry.ID(data["event_id"]),

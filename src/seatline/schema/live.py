@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from collections.abc import AsyncGenerator
 
 import strawberry
 
 from seatline.models import OrderStatus, SeatStatus
+from seatline.schema.execution import RenderCache
 from seatline.schema.types import AVAILABILITY_DESCRIPTION, StatusCounts
 from seatline.subscriptions.streams import SeatMapMessage, UpdateKind
 
@@ -37,9 +40,22 @@ class SeatMapUpdate:
     availability: str | None = strawberry.field(description=AVAILABILITY_DESCRIPTION)
     changes: list[SeatChange]
     reason: str | None = strawberry.field(description="Why a snapshot was sent.")
+    # Results of executing this update, shared by the subscribers it reaches.
+    render_cache: strawberry.Private[RenderCache] = dataclasses.field(
+        default_factory=dict
+    )
 
     @classmethod
     def from_message(cls, message: SeatMapMessage) -> SeatMapUpdate:
+        """The update for `message`, one object per message."""
+        update = _updates.get(message)
+        if update is None:
+            update = cls._build(message)
+            _updates[message] = update
+        return update
+
+    @classmethod
+    def _build(cls, message: SeatMapMessage) -> SeatMapUpdate:
         return cls(
             kind=message.kind,
             event_id=strawberry.ID(str(message.event_id)),
@@ -53,6 +69,11 @@ class SeatMapUpdate:
             ],
             reason=message.reason,
         )
+
+
+_updates: weakref.WeakKeyDictionary[SeatMapMessage, SeatMapUpdate] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @strawberry.type

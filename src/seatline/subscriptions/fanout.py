@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 VersionReader = Callable[[uuid.UUID], Awaitable[int | None]]
 
 
-@dataclass
+# Compared by identity: subscribers that keep up share one delta object, and
+# the layers above cache what they render from it per object.
+@dataclass(eq=False)
 class Delta:
     """Seat changes from `from_version` to `version`, latest status per seat."""
 
@@ -42,6 +44,9 @@ class Delta:
     version: int
     # Public seat id -> (ordinal, status).
     changes: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def copy(self) -> Delta:
+        return Delta(self.from_version, self.version, dict(self.changes))
 
     def extend(self, other: Delta) -> None:
         self.version = other.version
@@ -111,6 +116,9 @@ class LocalSubscriber:
     def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending
         self._pending: Delta | None = None
+        # Whether `_pending` is the feed's delta, shared with the other
+        # subscribers, which must be copied before it is extended.
+        self._pending_shared = False
         self._version: int | None = None
         self._resync: str | None = None
         self._heartbeat_version: int | None = None
@@ -147,10 +155,12 @@ class LocalSubscriber:
             self._request_resync(f"gap after version {known}")
             return
         if self._pending is None:
-            self._pending = Delta(
-                delta.from_version, delta.version, dict(delta.changes)
-            )
+            self._pending = delta
+            self._pending_shared = True
         else:
+            if self._pending_shared:
+                self._pending = self._pending.copy()
+                self._pending_shared = False
             self._pending.extend(delta)
         if len(self._pending.changes) > self.max_pending:
             self._pending = None
@@ -187,12 +197,14 @@ class LocalSubscriber:
         snapshot's, so changes that arrive while the snapshot is read are
         buffered rather than taken for a gap after the old version.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + heartbeat_seconds
+        deadline = asyncio.get_running_loop().time() + heartbeat_seconds
         while self._resync is None and self._pending is None:
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), deadline - loop.time())
+                # A timeout scope rather than wait_for, which starts a task
+                # per call: this runs once per message and subscriber.
+                async with asyncio.timeout_at(deadline):
+                    await self._wake.wait()
             except TimeoutError:
                 return Heartbeat(self._current_version())
         if self._resync is not None:
@@ -201,8 +213,10 @@ class LocalSubscriber:
             return Resync(reason)
         pending, self._pending = self._pending, None
         assert pending is not None
-        if self._version is not None:
-            pending.from_version = max(pending.from_version, self._version + 1)
+        if self._version is not None and pending.from_version <= self._version:
+            # The client already has the changes up to its version; a new
+            # object, because `pending` may be shared.
+            pending = Delta(self._version + 1, pending.version, pending.changes)
         self._version = pending.version
         return pending
 
@@ -290,15 +304,17 @@ class ChannelFeed:
 
         With `fill`, stop as soon as no version is missing.
         """
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            if fill and not has_gap(burst, self._delivered):
-                return
-            try:
-                event = await asyncio.wait_for(get(), remaining)
-            except TimeoutError:
-                return
-            burst.append(parse_batch(event.message))
+        deadline = asyncio.get_running_loop().time() + seconds
+        try:
+            # A timeout scope rather than wait_for per batch: wait_for starts
+            # a task, which waits for a turn of the event loop even when a
+            # batch is queued already. With thousands of busy subscribers
+            # one turn takes long, and the feed would fall behind them.
+            async with asyncio.timeout_at(deadline):
+                while not (fill and not has_gap(burst, self._delivered)):
+                    burst.append(parse_batch((await get()).message))
+        except TimeoutError:
+            return
 
     def _deliver(self, delta: Delta) -> None:
         self._last_message = time.monotonic()
@@ -400,17 +416,38 @@ class FanOut:
 
 
 class TopicSubscriber:
-    """A bounded queue of raw messages; overflow drops them and flags a gap."""
+    """A bounded queue of raw messages that reports when any were lost.
+
+    Overflow drops the message, and a reconnect loses what was published
+    meanwhile; both make `next` report the loss before anything newer.
+    """
 
     def __init__(self, max_pending: int) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue(max_pending)
-        self.lost = False
+        # None wakes a waiting reader to report a loss.
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(max_pending)
+        self._lost = False
 
     def offer(self, message: str) -> None:
         try:
-            self.queue.put_nowait(message)
+            self._queue.put_nowait(message)
         except asyncio.QueueFull:
-            self.lost = True
+            self.mark_lost()
+
+    def mark_lost(self) -> None:
+        self._lost = True
+        # A full queue already has something to wake the reader with.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+
+    async def next(self) -> str | None:
+        """Return the next message, or None when messages were lost before it."""
+        while True:
+            if self._lost:
+                self._lost = False
+                return None
+            message = await self._queue.get()
+            if message is not None:
+                return message
 
 
 class TopicFeeds:
@@ -464,7 +501,7 @@ class TopicFeeds:
                 await asyncio.wait_for(ready.wait(), timeout=10)
                 self._feeds[channel] = (new_task, members)
                 for member in members:
-                    member.lost = True
+                    member.mark_lost()
 
     async def close(self) -> None:
         async with self._lock:

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from seatline.booking.availability import (
+    Availability,
     pack_codes,
     read_changes_since,
 )
 from seatline.booking.seatmap import StatusCounts, category_counts
 from seatline.booking.services import Services
-from seatline.models import Event, SeatStatus, Venue
+from seatline.models import Event, SeatStatus
 from seatline.subscriptions.fanout import Delta, FanOut, Heartbeat, Resync
 
 logger = logging.getLogger(__name__)
+
+K = TypeVar("K")
 
 
 class UpdateKind(StrEnum):
@@ -37,7 +42,9 @@ class SeatUpdate:
     status: SeatStatus
 
 
-@dataclass(frozen=True)
+# Compared by identity, so that the layers above can cache what they render
+# from a message shared by many streams.
+@dataclass(frozen=True, eq=False)
 class SeatMapMessage:
     kind: UpdateKind
     event_id: uuid.UUID
@@ -49,25 +56,39 @@ class SeatMapMessage:
     reason: str | None = None
 
 
+# Messages that many streams send alike, while any stream still holds them:
+# snapshots after a reconnect, heartbeats and deltas of subscribers that keep
+# up. Sharing them lets each be encoded and rendered once.
+_snapshots: weakref.WeakValueDictionary[tuple[Availability, str], SeatMapMessage] = (
+    weakref.WeakValueDictionary()
+)
+_heartbeats: weakref.WeakValueDictionary[tuple[uuid.UUID, int], SeatMapMessage] = (
+    weakref.WeakValueDictionary()
+)
+_deltas: weakref.WeakKeyDictionary[Delta, SeatMapMessage] = weakref.WeakKeyDictionary()
+
+
 async def snapshot(
     services: Services, event_id: uuid.UUID, reason: str
 ) -> SeatMapMessage:
-    now = services.clock.now()
-    async with services.sessions() as session:
-        event = await session.get(Event, event_id)
-        assert event is not None
-        venue = await session.get(Venue, event.venue_id)
-        assert venue is not None
-        availability = await services.availability.read(
-            session, event, venue.seat_count, now
-        )
-    return SeatMapMessage(
-        kind=UpdateKind.SNAPSHOT,
-        event_id=event_id,
-        version=availability.version,
-        seat_count=venue.seat_count,
-        availability=pack_codes(availability.codes),
-        reason=reason,
+    read = await services.availability.read_shared(
+        services.sessions, event_id, services.clock
+    )
+    availability = read.availability
+
+    # Keyed by the codes too: a hold that lapsed changes them without a new
+    # version.
+    return _shared(
+        _snapshots,
+        (availability, reason),
+        lambda: SeatMapMessage(
+            kind=UpdateKind.SNAPSHOT,
+            event_id=event_id,
+            version=availability.version,
+            seat_count=read.seat_count,
+            availability=pack_codes(availability.codes),
+            reason=reason,
+        ),
     )
 
 
@@ -119,26 +140,51 @@ async def seat_map_stream(
                     subscriber.start_at(message.version)
                     yield message
                 case Heartbeat(version=version):
-                    yield SeatMapMessage(
-                        kind=UpdateKind.HEARTBEAT,
-                        event_id=event_id,
-                        version=version if version is not None else first.version,
+                    yield _heartbeat_message(
+                        event_id, version if version is not None else first.version
                     )
                 case Delta():
                     yield _delta_message(event_id, item)
 
 
-def _delta_message(event_id: uuid.UUID, delta: Delta) -> SeatMapMessage:
-    return SeatMapMessage(
-        kind=UpdateKind.DELTA,
-        event_id=event_id,
-        version=delta.version,
-        from_version=delta.from_version,
-        changes=[
-            SeatUpdate(seat_id, ordinal, SeatStatus(status))
-            for seat_id, (ordinal, status) in delta.changes.items()
-        ],
+def _heartbeat_message(event_id: uuid.UUID, version: int) -> SeatMapMessage:
+    return _shared(
+        _heartbeats,
+        (event_id, version),
+        lambda: SeatMapMessage(
+            kind=UpdateKind.HEARTBEAT, event_id=event_id, version=version
+        ),
     )
+
+
+def _delta_message(event_id: uuid.UUID, delta: Delta) -> SeatMapMessage:
+    return _shared(
+        _deltas,
+        delta,
+        lambda: SeatMapMessage(
+            kind=UpdateKind.DELTA,
+            event_id=event_id,
+            version=delta.version,
+            from_version=delta.from_version,
+            changes=[
+                SeatUpdate(seat_id, ordinal, SeatStatus(status))
+                for seat_id, (ordinal, status) in delta.changes.items()
+            ],
+        ),
+    )
+
+
+def _shared(
+    cache: MutableMapping[K, SeatMapMessage],
+    key: K,
+    build: Callable[[], SeatMapMessage],
+) -> SeatMapMessage:
+    """Return the message cached under `key`, building it on first use."""
+    message = cache.get(key)
+    if message is None:
+        message = build()
+        cache[key] = message
+    return message
 
 
 async def sales_stream(
