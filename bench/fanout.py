@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import resource
 import secrets
 import shutil
@@ -27,6 +28,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -50,7 +53,7 @@ from seatline.venues.generate import theatre
 
 SUBSCRIPTION = (
     "subscription($e: ID!) { seatMapUpdates(eventId: $e) "
-    "{ kind version fromVersion changes { seatId status } } }"
+    "{ kind version fromVersion reason changes { seatId status } } }"
 )
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -69,6 +72,13 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # Fields 14 and 15 of stat(5), counted after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))
@@ -82,6 +92,18 @@ class Run:
     latencies_ms: list[float] = field(default_factory=list)
     missing: int = 0
     memory_per_socket_kib: float | None = None
+    # Server CPU time while the changes were sent, and the messages that
+    # reached clients meanwhile: CPU per message varies far less than
+    # latency when other work shares the machine.
+    cpu_seconds: float = 0.0
+    messages: int = 0
+    # Why snapshots after the first were sent, with their counts.
+    resyncs: Counter[str] = field(default_factory=Counter)
+    # Subscriptions that failed (and were retried), by error code.
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def cpu_per_message_us(self) -> float:
+        return self.cpu_seconds / self.messages * 1e6 if self.messages else float("nan")
 
     def row(self) -> str:
         p50 = (
@@ -93,7 +115,9 @@ class Run:
         )
         return (
             f"| {self.name} | {self.subscribers} | {p50:.1f} | {p99:.1f} | "
-            f"{len(self.latencies_ms)} | {self.missing} | {memory} |"
+            f"{len(self.latencies_ms)} | {self.missing} | "
+            f"{sum(self.resyncs.values())} | {self.cpu_per_message_us():.0f} | "
+            f"{memory} |"
         )
 
 
@@ -156,6 +180,7 @@ async def seatline_run(
         settings, engine, broadcast, load_key_store(key_file, create=False)
     )
     run = Run("seatline", count)
+    clients: list[SeatlineClient] = []
     try:
         await wait_port(port)
         event_id, seats = await make_event(services, args.seats)
@@ -174,6 +199,8 @@ async def seatline_run(
             await original(batch)
 
         services.publisher.publish = timed_publish  # type: ignore[method-assign]
+        cpu_before = cpu_seconds(server.pid)
+        messages_before = sum(client.messages for client in clients)
         changes = int(args.rate * args.duration)
         for index in range(changes):
             started = time.perf_counter()
@@ -190,15 +217,19 @@ async def seatline_run(
                 max(0.0, 1 / args.rate - (time.perf_counter() - started))
             )
         await asyncio.sleep(2)
+        run.cpu_seconds = cpu_seconds(server.pid) - cpu_before
+        run.messages = sum(client.messages for client in clients) - messages_before
         for client in clients:
+            run.resyncs.update(client.resyncs)
+            run.failures.update(client.failures)
             for version, sent in commits.items():
                 arrived = client.arrivals.get(version)
                 if arrived is None:
                     run.missing += 1
                 else:
                     run.latencies_ms.append((arrived - sent) * 1000)
-        await close_all(clients)
     finally:
+        await close_all(clients)
         server.terminate()
         await server.wait()
         await broadcast.disconnect()
@@ -211,6 +242,11 @@ class SeatlineClient:
         self.url = url
         self.event_id = event_id
         self.arrivals: dict[int, float] = {}
+        self.messages = 0
+        self.resyncs: Counter[str] = Counter()
+        # Failed subscriptions by error code.
+        self.failures: Counter[str] = Counter()
+        self.operation_id = 0
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -226,37 +262,52 @@ class SeatlineClient:
                 orjson.dumps({"type": "connection_init", "payload": {}}).decode()
             )
             await ws.recv()
-            await ws.send(
-                orjson.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {
-                            "query": SUBSCRIPTION,
-                            "variables": {"e": str(self.event_id)},
-                        },
-                    }
-                ).decode()
-            )
+            await self.subscribe(ws, 1)
             async for raw in ws:
                 now = time.perf_counter()
+                self.messages += 1
                 message = orjson.loads(raw)
-                update = (
-                    message.get("payload", {}).get("data", {}).get("seatMapUpdates")
-                )
-                if update is None:
+                if message.get("id") != str(self.operation_id):
+                    # The server's complete after a failed subscription.
                     continue
-                if update["kind"] == "SNAPSHOT":
+                update = self.update(message)
+                if update is None:
+                    # A failed subscription (BUSY when the server is
+                    # overloaded) is retried after a pause, as clients do.
+                    await asyncio.sleep(random.uniform(0.5, 1.5))
+                    await self.subscribe(ws, self.operation_id + 1)
+                elif update["kind"] == "SNAPSHOT":
+                    if self.ready.is_set():
+                        self.resyncs[update["reason"]] += 1
                     self.ready.set()
                 elif update["kind"] == "DELTA":
                     for version in range(update["fromVersion"], update["version"] + 1):
                         self.arrivals.setdefault(version, now)
+
+    async def subscribe(self, ws: Any, operation_id: int) -> None:
+        self.operation_id = operation_id
+        payload = {"query": SUBSCRIPTION, "variables": {"e": str(self.event_id)}}
+        message = {"id": str(operation_id), "type": "subscribe", "payload": payload}
+        await ws.send(orjson.dumps(message).decode())
+
+    def update(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the seat-map update of a message, or None for a failure."""
+        payload = message.get("payload")
+        if message["type"] == "next" and payload.get("data"):
+            update: dict[str, Any] = payload["data"]["seatMapUpdates"]
+            return update
+        errors = payload if message["type"] == "error" else payload.get("errors")
+        for error in errors or [{}]:
+            code = (error.get("extensions") or {}).get("code", "no code")
+            self.failures[code] += 1
+        return None
 
 
 class BareClient:
     def __init__(self, url: str) -> None:
         self.url = url
         self.arrivals: dict[int, float] = {}
+        self.messages = 0
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -267,6 +318,7 @@ class BareClient:
             self.ready.set()
             async for raw in ws:
                 now = time.perf_counter()
+                self.messages += 1
                 version = orjson.loads(raw)["version"]
                 self.arrivals.setdefault(version, now)
 
@@ -280,9 +332,10 @@ async def connect_all(clients: list[Any]) -> None:
 
 
 async def close_all(clients: list[Any]) -> None:
-    for client in clients:
-        client.task.cancel()
-    await asyncio.gather(*(c.task for c in clients), return_exceptions=True)
+    tasks = [client.task for client in clients if client.task is not None]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def bare_run(args: argparse.Namespace, count: int) -> Run:
@@ -292,6 +345,7 @@ async def bare_run(args: argparse.Namespace, count: int) -> Run:
         dict(os.environ),
     )
     run = Run("bare websockets", count)
+    clients: list[BareClient] = []
     try:
         await wait_port(port)
         base_rss = rss_kib(server.pid)
@@ -300,6 +354,8 @@ async def bare_run(args: argparse.Namespace, count: int) -> Run:
         await asyncio.sleep(2)
         run.memory_per_socket_kib = (rss_kib(server.pid) - base_rss) / count
         sent: dict[int, float] = {}
+        cpu_before = cpu_seconds(server.pid)
+        messages_before = sum(client.messages for client in clients)
         # The payload has the shape and size of a one-seat seatline delta.
         async with websockets.connect(f"ws://127.0.0.1:{port}/pub") as publisher:
             for version in range(1, int(args.rate * args.duration) + 1):
@@ -324,6 +380,8 @@ async def bare_run(args: argparse.Namespace, count: int) -> Run:
                 await publisher.send(orjson.dumps(payload).decode())
                 await asyncio.sleep(1 / args.rate)
         await asyncio.sleep(2)
+        run.cpu_seconds = cpu_seconds(server.pid) - cpu_before
+        run.messages = sum(client.messages for client in clients) - messages_before
         for client in clients:
             for version, started in sent.items():
                 arrived = client.arrivals.get(version)
@@ -331,8 +389,8 @@ async def bare_run(args: argparse.Namespace, count: int) -> Run:
                     run.missing += 1
                 else:
                     run.latencies_ms.append((arrived - started) * 1000)
-        await close_all(clients)
     finally:
+        await close_all(clients)
         server.terminate()
         await server.wait()
     return run
@@ -400,25 +458,48 @@ async def main(args: argparse.Namespace) -> None:
     key_dir = tempfile.mkdtemp(prefix="seatline-bench-fanout-")
     key_file = Path(key_dir) / "keys.json"
     write_key_store(key_file, generate_key_store())
-    runs: list[Run] = []
-    try:
-        await asyncio.to_thread(migrate.upgrade, database_url)
-        for count in args.subscribers:
-            runs.append(await bare_run(args, count))
-            runs.append(await seatline_run(args, count, database_url, key_file))
-    finally:
-        await drop_database(args.admin_url, name)
-        shutil.rmtree(key_dir, ignore_errors=True)
-
     cores = os.cpu_count()
     print(f"\n{args.rate:g} changes/s for {args.duration:g} s on {cores} cores\n")
     print(
         "| server | subscribers | p50 ms | p99 ms | deliveries | missing "
-        "| KiB per socket |"
+        "| resyncs | CPU µs per message | KiB per socket |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for run in runs:
-        print(run.row())
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+    notes: list[str] = []
+    try:
+        await asyncio.to_thread(migrate.upgrade, database_url)
+        for count in args.subscribers:
+            # Rows print as runs finish, so a failed run keeps the others.
+            for run in (
+                bare_run(args, count),
+                seatline_run(args, count, database_url, key_file),
+            ):
+                print(await measure(run, notes), flush=True)
+    finally:
+        await drop_database(args.admin_url, name)
+        shutil.rmtree(key_dir, ignore_errors=True)
+    for note in notes:
+        print(f"\n{note}")
+
+
+async def measure(run: Awaitable[Run], notes: list[str]) -> str:
+    """Return the table row of `run`, adding what else it saw to `notes`."""
+    try:
+        finished = await run
+    except TimeoutError:
+        return "| (run failed: clients did not connect within 120 s per 200) |"
+
+    for title, counts in (
+        ("resyncs", finished.resyncs),
+        ("failed subscriptions, retried", finished.failures),
+    ):
+        if counts:
+            listed = ", ".join(f"{n} x {why}" for why, n in counts.most_common())
+            notes.append(
+                f"{finished.name}, {finished.subscribers} subscribers, {title}: "
+                f"{listed}"
+            )
+    return finished.row()
 
 
 def parse_args() -> argparse.Namespace:
