@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import yaml
 from tests.ops.support import (
     BACKUP_METRIC,
     OPS,
+    ROOT,
     exported_sample_names,
     metric_names_in,
     require_tool,
@@ -101,3 +103,18 @@ def test_every_alert_has_a_unit_test() -> None:
 )
 def test_required_alert_defined(alert: str) -> None:
     assert alert in {rule["alert"] for rule in alert_rules()}
+
+
+def test_runbook_links_resolve() -> None:
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", runbook, re.MULTILINE)
+    }
+
+    for rule in alert_rules():
+        annotations = rule["annotations"]
+        assert isinstance(annotations, dict)
+        path, _, anchor = annotations["runbook"].partition("#")
+        assert path == "docs/operations.md"
+        assert anchor in anchors, f"{rule['alert']} links to a missing section"
