@@ -257,8 +257,9 @@ def test_metrics_fanout_definitions_exported() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_metrics_add_up_across_workers(
-    sqlite_database: DatabaseUnderTest, key_file: Path, tmp_path: Path
+    sqlite_database: DatabaseUnderTest, key_file: Path, tmp_path: Path, workers: int
 ) -> None:
     shared = tmp_path / "prometheus"
     shared.mkdir()
@@ -271,11 +272,11 @@ async def test_metrics_add_up_across_workers(
         issuer=ISSUER,
         audience=AUDIENCE,
         extra_env={"PROMETHEUS_MULTIPROC_DIR": str(shared)},
-        workers=2,
+        workers=workers,
     ) as url:
         assert not stale.exists()
         for _ in range(requests):
-            # A new connection each time, so both workers get some.
+            # A new connection each time, so that every worker gets some.
             async with httpx.AsyncClient(base_url=url) as client:
                 response = await client.post(
                     "/graphql", json={"query": "{ __typename }"}
@@ -287,7 +288,7 @@ async def test_metrics_add_up_across_workers(
                 scrapes.append((await client.get("/metrics")).text)
 
     writers = {path.stem.rsplit("_", 1)[1] for path in shared.glob("counter_*.db")}
-    assert len(writers) == 2
+    assert len(writers) == workers
     for text in scrapes:
         counted = sum(
             sample.value

@@ -4,18 +4,16 @@ Every label takes values from a small fixed set (operation names of the
 schema's root fields, error codes, outcomes), never ids, so the number of
 series stays bounded whatever clients send.
 
-With several uvicorn workers, set PROMETHEUS_MULTIPROC_DIR (`seatline serve
---workers N` does it) before the workers start: each worker then writes its
-values to files there, and /metrics, served by any one worker, adds up all
-of them. Gauges declare how they combine across workers (`multiprocess_mode`);
-"live" modes ignore workers that have exited.
+With several uvicorn workers, set PROMETHEUS_MULTIPROC_DIR before the
+workers start (`seatline serve --workers N` does it in seatline.server).
+Each worker then writes its values to files there, and /metrics, served by
+any one worker, adds up all of them. Gauges declare how they combine across
+workers (`multiprocess_mode`), and "live" modes ignore workers that exited.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -182,32 +180,6 @@ REDIS_RECONNECTS = Counter(
 def multiprocess_dir() -> Path | None:
     value = os.environ.get(MULTIPROC_ENV)
     return Path(value) if value else None
-
-
-def prepare_multiprocess_dir(workers: int) -> Path | None:
-    """Set up PROMETHEUS_MULTIPROC_DIR before uvicorn starts its workers.
-
-    A directory given in the environment is emptied of a previous run's
-    files, as prometheus_client requires. Without one, several workers get a
-    new temporary directory, which is returned so that the caller removes it
-    after the server stops. A single worker keeps the in-process registry.
-    """
-    configured = multiprocess_dir()
-    if configured is not None:
-        configured.mkdir(parents=True, exist_ok=True)
-        for stale in configured.glob("*.db"):
-            stale.unlink()
-        return None
-    if workers <= 1:
-        return None
-    created = Path(tempfile.mkdtemp(prefix="seatline-metrics-"))
-    os.environ[MULTIPROC_ENV] = str(created)
-    return created
-
-
-def remove_multiprocess_dir(directory: Path | None) -> None:
-    if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def mark_process_exited() -> None:
