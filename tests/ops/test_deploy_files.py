@@ -187,7 +187,7 @@ def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_api_image_is_multi_stage_non_root_with_healthcheck() -> None:
+def test_api_image_stages_user_healthcheck() -> None:
     text = (OPS / "container" / "Dockerfile").read_text()
 
     assert len(re.findall(r"^FROM ", text, re.MULTILINE)) >= 2

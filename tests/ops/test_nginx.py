@@ -110,6 +110,7 @@ def write_certificates(directory: Path) -> tuple[Path, Path, Path]:
         )
         .sign(ca_key, hashes.SHA256())
     )
+
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = (
         x509.CertificateBuilder()
@@ -138,6 +139,7 @@ def write_certificates(directory: Path) -> tuple[Path, Path, Path]:
         )
         .sign(ca_key, hashes.SHA256())
     )
+
     ca_file = directory / "ca.pem"
     cert_file = directory / "server.pem"
     key_file = directory / "server.key"
@@ -166,6 +168,7 @@ def write_nginx_config(
             for server in servers
         )
     )
+
     access_log = directory / "access.log"
     site = directory / "seatline.conf"
     site.write_text(
@@ -187,8 +190,8 @@ def write_nginx_config(
     }
     for path in temp.values():
         path.mkdir()
-    # As root, nginx's workers would run as nobody, who cannot enter
-    # pytest's private temporary directory.
+    # Started by root, nginx runs its workers as the unprivileged user
+    # "nobody", which cannot enter pytest's private temporary directory.
     user = "user root;\n" if os.geteuid() == 0 else ""
     main = directory / "nginx.conf"
     main.write_text(

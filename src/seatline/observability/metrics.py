@@ -85,8 +85,8 @@ HOLDS = Counter(
 )
 HOLD_CONFLICTS = Counter(
     "seatline_hold_conflicts_total",
-    "Hold requests rejected because another buyer held or bought the seats "
-    "first (SEATS_UNAVAILABLE).",
+    "Hold requests rejected with SEATS_UNAVAILABLE: other buyers held or "
+    "bought the requested seats, or every block of seats that would fit.",
 )
 ORDERS = Counter(
     "seatline_orders_total",
