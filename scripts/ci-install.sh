@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what the browser and Node.js client tests need on a Debian machine:
-# Debian's Chromium, the npm packages of tests/js, and the Python test extra,
-# which brings Playwright. Playwright's own browser download is never used.
+# Install what the browser, Node.js client and operations tests need on a
+# Debian machine: Debian's Chromium, nginx, pgBackRest and Prometheus (for
+# promtool), the npm packages of tests/js, and the Python test extra, which
+# brings Playwright. Playwright's own browser download is never used.
 #
 # Usage: scripts/ci-install.sh   (as root when Chromium is missing)
 # Safe to run again: each step is skipped when its result is already there.
@@ -24,6 +25,37 @@ install_chromium() {
   echo "installing Chromium"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+# The operations tests run nginx, pgbackrest and promtool themselves, on
+# loopback ports of their own. A policy-rc.d that exits 101 keeps the
+# packages' maintainer scripts from starting nginx on port 80 or a Prometheus
+# server on port 9090 while they install.
+install_ops_tools() {
+  local missing=()
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+  command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "${missing[*]} missing: run this script as root, or apt-get install them" >&2
+    return 1
+  fi
+  echo "installing ${missing[*]}"
+  local policy=/usr/sbin/policy-rc.d created_policy=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created_policy=yes
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  if [[ -n $created_policy ]]; then
+    rm -f "$policy"
+  fi
 }
 
 check_node() {
@@ -65,6 +97,7 @@ install_python_test_extra() {
 }
 
 install_chromium
+install_ops_tools
 check_node
 install_js_packages
 install_python_test_extra

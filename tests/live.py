@@ -60,8 +60,13 @@ async def live_server_process(
     audience: str,
     extra_env: dict[str, str] | None = None,
     workers: int = 1,
+    log_level: str = "WARNING",
+    log_file: Path | None = None,
 ) -> AsyncIterator[LiveServer]:
-    """Start a server on a free loopback port; yield its URL and process."""
+    """Start a server on a free loopback port; yield its URL and process.
+
+    The server's output goes to `log_file` when given, else to the test's.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -76,7 +81,7 @@ async def live_server_process(
         "-m",
         "seatline.cli",
         "--log-level",
-        "WARNING",
+        log_level,
         "serve",
         "--host",
         "127.0.0.1",
@@ -85,7 +90,14 @@ async def live_server_process(
         "--workers",
         str(workers),
     ]
-    process = await asyncio.create_subprocess_exec(*command, env=env)
+    output = None if log_file is None else log_file.open("ab")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=output, stderr=output
+        )
+    finally:
+        if output is not None:
+            output.close()
     base_url = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(base_url, process)

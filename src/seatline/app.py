@@ -35,13 +35,12 @@ from seatline.booking.payments import PaymentProvider
 from seatline.booking.seatmap import get_venue_model
 from seatline.booking.services import Services
 from seatline.config import Environment, Settings
-from seatline.migrate import (
-    NotMigrated,
-    current_revision,
-    ensure_migrated,
-    head_revision,
-)
+from seatline.migrate import NotMigrated, ensure_migrated
 from seatline.models import Event
+from seatline.observability import health, logs, metrics
+from seatline.observability.health import DependencyChecks
+from seatline.observability.middleware import RequestContextMiddleware
+from seatline.observability.shutdown import Lifecycle, drain_on_sigterm
 from seatline.runtime import build_services
 from seatline.schema.context import Context
 from seatline.schema.root import build_schema
@@ -177,6 +176,12 @@ def create_app(
         allow_queries_via_get=False,
     )
 
+    lifecycle = Lifecycle(settings.shutdown_drain_seconds)
+    checks = DependencyChecks(engine, settings.redis_url)
+    pool_capacity = (
+        None if settings.is_sqlite else settings.db_pool_size + settings.db_max_overflow
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -185,22 +190,36 @@ def create_app(
             # Serving an unmigrated database would fail on every request.
             await engine.dispose()
             raise
+        metrics.instrument_pool(engine, pool_capacity)
         await supervisor.start()
         stop = asyncio.Event()
-        sweeper = None
+        background = []
         if run_background_tasks:
-            sweeper = asyncio.create_task(run_sweeper(services, stop), name="sweeper")
+            background = [
+                asyncio.create_task(run_sweeper(services, stop), name="sweeper"),
+                asyncio.create_task(
+                    checks.monitor(stop, settings.dependency_check_interval_seconds),
+                    name="dependency-checks",
+                ),
+            ]
+        restore_sigterm = drain_on_sigterm(lifecycle)
         logger.info("seatline started", extra={"env": settings.env.value})
         try:
             yield
         finally:
+            lifecycle.draining = True
+            await lifecycle.close_websockets()
             stop.set()
-            if sweeper is not None:
-                await sweeper
+            await _stop_background(background, settings.shutdown_timeout_seconds)
+            if restore_sigterm is not None:
+                restore_sigterm()
             await fanout.close()
             await topics.close()
             await supervisor.stop()
+            await checks.close()
             await engine.dispose()
+            metrics.release_pool_capacity(pool_capacity)
+            metrics.mark_process_exited()
             logger.info("seatline stopped")
 
     app = Starlette(
@@ -209,11 +228,13 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/.well-known/jwks.json", _jwks(keys)),
             Route("/venues/{venue_id}/layout", _layout(services)),
-            Route("/healthz", _healthz),
-            Route("/readyz", _readyz(engine)),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz(lifecycle, checks)),
+            Route("/metrics", metrics.metrics_endpoint),
             *([graphiql.assets()] if development else []),
         ],
         middleware=[
+            Middleware(RequestContextMiddleware, lifecycle=lifecycle),
             Middleware(GZipMiddleware, minimum_size=1024),
             Middleware(BearerTokenMiddleware, validator=validator),
         ],
@@ -224,7 +245,27 @@ def create_app(
     app.state.supervisor = supervisor
     app.state.keys = keys
     app.state.engine = engine
+    app.state.lifecycle = lifecycle
     return app
+
+
+async def _stop_background(
+    tasks: list[asyncio.Task[None]], grace_seconds: float
+) -> None:
+    """Wait for the sweeper's current round; cancel it after `grace_seconds`.
+
+    A cancelled round rolls back its transaction, which releases its row
+    locks, so another process's sweeper takes those rows next time.
+    """
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+    for task in pending:
+        logger.warning(
+            "background task did not stop in time", extra={"task": task.get_name()}
+        )
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def _jwks(keys: KeyStore) -> Any:
@@ -250,27 +291,6 @@ def _layout(services: Services) -> Any:
         return Response(
             orjson.dumps(venue.layout), media_type="application/json", headers=headers
         )
-
-    return endpoint
-
-
-async def _healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-def _readyz(engine: Any) -> Any:
-    async def endpoint(request: Request) -> Response:
-        try:
-            await db.ping(engine)
-            revision = await current_revision(engine)
-        except Exception as error:
-            logger.warning("readiness check failed", extra={"error": repr(error)})
-            return JSONResponse({"status": "database unreachable"}, status_code=503)
-        if revision != head_revision():
-            return JSONResponse(
-                {"status": "migrations pending", "current": revision}, status_code=503
-            )
-        return JSONResponse({"status": "ready"})
 
     return endpoint
 
@@ -354,7 +374,4 @@ def _configure_logging(settings: Settings) -> None:
     """Give a fresh worker process the same logging as the CLI's."""
     if logging.getLogger().handlers:
         return
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure_logging(settings.log_level, logs.log_format_for(settings))

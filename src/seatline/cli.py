@@ -18,6 +18,8 @@ from seatline import db, migrate
 from seatline.auth.keys import generate_key_store, load_key_store, write_key_store
 from seatline.auth.tokens import KNOWN_SCOPES, mint_token
 from seatline.config import Environment, Settings
+from seatline.observability.logs import configure_logging, log_format_from_environment
+from seatline.server import run_server
 
 logger = logging.getLogger("seatline")
 
@@ -39,9 +41,7 @@ def main(log_level: str) -> None:
     """seatline: ticket booking with live seat maps."""
     # Worker processes that uvicorn starts configure logging from this.
     os.environ["SEATLINE_LOG_LEVEL"] = log_level.upper()
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(log_level, log_format_from_environment())
 
 
 @main.command()
@@ -65,15 +65,7 @@ def serve(host: str, port: int, workers: int) -> None:
             "own seat changes; set a redis:// URL for live updates across workers",
             err=True,
         )
-    uvicorn.run(
-        "seatline.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level=_log_level_name(),
-    )
+    run_server(host, port, workers, log_level=_log_level_name())
 
 
 @main.command(name="migrate")

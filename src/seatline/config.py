@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     # Python log level for seatline's own loggers in server processes.
     log_level: str = "INFO"
+    # "json" (one object per line) or "text"; unset means json in
+    # production and text in development.
+    log_format: Literal["json", "text"] | None = None
     database_url: str = "sqlite+aiosqlite:///seatline.db"
     # memory:// keeps seat-change events inside one process; use redis://
     # as soon as more than one API process runs.
@@ -38,6 +42,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # On SIGTERM, /readyz fails for this many seconds while requests are still
+    # served, so that load balancers stop routing here; then websockets are
+    # closed with code 1012 and the server stops accepting connections.
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0, le=300)
+    # In-flight requests get this long after draining before they are
+    # cancelled, in seconds.
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # How often each process checks the database and Redis for the
+    # seatline_dependency_up metric, in seconds.
+    dependency_check_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
 
     key_file: Path = Path(".seatline/keys.json")
     jwt_issuer: str = "seatline-local"

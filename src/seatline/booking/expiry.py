@@ -32,6 +32,7 @@ from seatline.models import (
     OrderStatus,
     SeatStatus,
 )
+from seatline.observability import outcomes
 from seatline.subscriptions.publisher import SeatChangeBatch
 
 logger = logging.getLogger(__name__)
@@ -187,8 +188,10 @@ async def run_sweeper(services: Services, stop: asyncio.Event) -> None:
             result = await sweep(services)
             await purge_expired_records(services)
         except Busy:
+            outcomes.sweeper_round("busy")
             logger.info("sweeper found locked rows; retrying next round")
         except Exception as error:
+            outcomes.sweeper_round("failed")
             failures += 1
             pause = min(pause * 2, MAX_FAILURE_PAUSE_SECONDS)
             if failures == 1:
@@ -199,6 +202,11 @@ async def run_sweeper(services: Services, stop: asyncio.Event) -> None:
                     extra={"failures": failures, "error": repr(error)},
                 )
         else:
+            outcomes.sweeper_round(
+                "ok",
+                expired_holds=result.expired_holds,
+                expired_orders=result.expired_orders,
+            )
             if failures:
                 logger.info("sweeper recovered", extra={"failures": failures})
             failures, pause = 0, interval

@@ -53,6 +53,7 @@ from seatline.models import (
     Seat,
     SeatStatus,
 )
+from seatline.observability import outcomes
 from seatline.subscriptions.publisher import SeatChangeBatch
 
 # How often best available re-chooses after losing a race for its seats.
@@ -95,12 +96,13 @@ async def hold_seats(services: Services, buyer_id: str, request: HoldRequest) ->
     )
 
     async def perform() -> Hold:
-        if request.best_available is not None:
-            return await _hold_best_available(services, buyer_id, request, call)
-        assert request.seat_ids is not None
-        return await _hold_chosen(
-            services, buyer_id, request.event_id, request.seat_ids, call
-        )
+        with outcomes.hold_attempt():
+            if request.best_available is not None:
+                return await _hold_best_available(services, buyer_id, request, call)
+            assert request.seat_ids is not None
+            return await _hold_chosen(
+                services, buyer_id, request.event_id, request.seat_ids, call
+            )
 
     return await run_idempotent(
         services, call, perform, lambda result: _replay(services, buyer_id, result)
@@ -450,6 +452,7 @@ async def release_hold(services: Services, buyer_id: str, hold_id: uuid.UUID) ->
             raise InvalidState(f"hold {hold.id} is {hold.status.value}", field="holdId")
         hold.status = HoldStatus.RELEASED
         batch = await free_hold_seats(session, hold)
+    outcomes.hold_released()
     if batch is not None:
         await services.publish([batch])
     return hold

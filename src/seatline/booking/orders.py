@@ -57,6 +57,7 @@ from seatline.models import (
     Section,
     Ticket,
 )
+from seatline.observability import outcomes
 from seatline.subscriptions.publisher import SeatChangeBatch
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ async def checkout(
     )
 
     async def perform() -> Order:
-        return await _checkout(services, buyer_id, hold_id, call)
+        order = await _checkout(services, buyer_id, hold_id, call)
+        outcomes.order_created()
+        return order
 
     return await run_idempotent(
         services, call, perform, lambda r: _replay(services, buyer_id, r)
@@ -227,6 +230,7 @@ async def _pay(
         )
     except UnknownPaymentToken as error:
         await _finish_payment(services, payment.id, PaymentStatus.FAILED)
+        outcomes.payment_finished("rejected")
         raise InvalidInput(str(error), field="payment.token") from None
 
     if charge.status is ChargeStatus.DECLINED:
@@ -234,12 +238,14 @@ async def _pay(
         await _finish_payment(
             services, payment.id, PaymentStatus.DECLINED, decline_code=decline_code
         )
+        outcomes.payment_finished("declined")
         raise PaymentDeclined(
             f"the payment was declined ({decline_code}); use another payment method",
             decline_code=decline_code,
         )
     if charge.status is ChargeStatus.ERROR or charge.reference is None:
         await _finish_payment(services, payment.id, PaymentStatus.FAILED)
+        outcomes.payment_finished("failed")
         raise PaymentFailed(
             "the payment provider failed; retry with the same idempotency key"
         )
@@ -339,6 +345,7 @@ async def _capture(
             services, order_id, payment_id, reference, gone.seat_ids
         )
 
+    outcomes.payment_finished("captured")
     await services.publish([batch])
     await services.publish_order(order)
     logger.info(
@@ -464,6 +471,7 @@ async def _refund_unfulfilled(
             # Seats of the lapsed hold that nobody took are still marked
             # held; give them back so subscribers see them free.
             batch = await _release_order_seats(session, order, now)
+    outcomes.late_payment_refunded(order_refunded=unfulfilled)
     if batch is not None:
         await services.publish([batch])
     if unfulfilled:
@@ -571,6 +579,7 @@ async def _cancel(
             OrderStatus.REFUNDED if captured is not None else OrderStatus.CANCELLED
         )
         order.cancelled_at = now
+    outcomes.order_cancelled(refunded=captured is not None, by_organizer=by_organizer)
     if batch is not None:
         await services.publish([batch])
     await services.publish_order(order)

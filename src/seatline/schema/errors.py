@@ -10,6 +10,7 @@ import strawberry
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from seatline.booking import errors as domain
+from seatline.observability.graphql import record_error_code
 from seatline.schema.enums import ErrorCode
 
 
@@ -149,9 +150,11 @@ def returns_errors(
         try:
             return await resolver(*args, **kwargs)
         except domain.BookingError as error:
+            record_error_code(error.code.value)
             return to_graphql_error(error)
         except PoolTimeout:
             # No free database connection: overload, which a retry may pass.
+            record_error_code(domain.ErrorCode.BUSY.value)
             return to_graphql_error(
                 domain.Busy("the server is busy; retry in a moment")
             )

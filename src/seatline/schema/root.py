@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 
 from seatline.auth.permissions import CanBook, CanReadOrders, IsOrganizer
 from seatline.booking.errors import BookingError, ErrorCode
+from seatline.observability.graphql import OperationMetrics
 from seatline.resolvers import bookings as booking_resolvers
 from seatline.resolvers import events as event_resolvers
 from seatline.resolvers import live as live_resolvers
@@ -237,6 +238,8 @@ def build_schema() -> Schema:
             SingleSeatGapError,
         ],
         extensions=[
+            # First, so that it finishes last and sees the final error codes.
+            OperationMetrics,
             # Parsing and validating a document cost milliseconds per request;
             # clients send the same few documents over and over.
             lambda: ParserCache(maxsize=512),

@@ -1,0 +1,421 @@
+"""nginx from ops/nginx in front of two `seatline serve` processes.
+
+The module renders the template as the nginx image would, with a CA and a
+server certificate it makes itself, and runs Debian's nginx on loopback
+ports with its own pid, log and temporary files. Both servers share the
+PostgreSQL test database and the Redis test server. The test that kills a
+server runs last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import os
+import re
+import signal
+import ssl
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from gql import Client, GraphQLRequest
+from gql.transport.websockets import WebsocketsTransport
+
+from seatline.auth.keys import KeyStore
+from tests.conftest import AUDIENCE, ISSUER, DatabaseUnderTest, EventFixture, seat_ids
+from tests.live import LiveServer, free_port, live_server_process
+from tests.observability.support import HOLD_SEATS, event_and_buyer
+from tests.ops.support import OPS, require_tool
+
+pytestmark = pytest.mark.slow
+
+TEMPLATE = OPS / "nginx" / "seatline.conf.template"
+WATCH = """
+subscription Watch($eventId: ID!) {
+  seatMapUpdates(eventId: $eventId) { kind version changes { seatId status } }
+}
+"""
+
+
+@dataclass
+class Proxy:
+    https_url: str
+    http_url: str
+    ca_file: Path
+    servers: list[LiveServer]
+    event: EventFixture
+    buyer_token: str
+    access_log: Path
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.https_url, verify=self.tls_context(), timeout=10, **kwargs
+        )
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Replace ${NAME} as envsubst does; nginx's own $name stays."""
+
+    def substitute(match: re.Match[str]) -> str:
+        return values[match.group(1)]
+
+    return re.sub(r"\$\{([A-Z_]+)\}", substitute, template)
+
+
+def write_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """Write a CA and a certificate for 127.0.0.1 and localhost it signed."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "seatline test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    ca_file = directory / "ca.pem"
+    cert_file = directory / "server.pem"
+    key_file = directory / "server.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ca_file, cert_file, key_file
+
+
+def write_nginx_config(
+    directory: Path, servers: list[LiveServer], ports: tuple[int, int]
+) -> tuple[Path, Path]:
+    """Write the main config, the rendered template and the upstreams."""
+    ca_file, cert_file, key_file = write_certificates(directory)
+    upstreams = directory / "upstreams.conf"
+    upstreams.write_text(
+        "".join(
+            f"server {server.url.removeprefix('http://')} max_fails=1 "
+            "fail_timeout=30s;\n"
+            for server in servers
+        )
+    )
+
+    access_log = directory / "access.log"
+    site = directory / "seatline.conf"
+    site.write_text(
+        render(
+            TEMPLATE.read_text(),
+            {
+                "SEATLINE_HTTP_PORT": f"127.0.0.1:{ports[0]}",
+                "SEATLINE_HTTPS_PORT": f"127.0.0.1:{ports[1]}",
+                "SEATLINE_SERVER_NAME": "localhost",
+                "SEATLINE_TLS_CERTIFICATE": str(cert_file),
+                "SEATLINE_TLS_CERTIFICATE_KEY": str(key_file),
+                "SEATLINE_UPSTREAMS_FILE": str(upstreams),
+                "SEATLINE_ACCESS_LOG": str(access_log),
+            },
+        )
+    )
+    temp = {
+        name: directory / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+    }
+    for path in temp.values():
+        path.mkdir()
+    # Started by root, nginx runs its workers as the unprivileged user
+    # "nobody", which cannot enter pytest's private temporary directory.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main = directory / "nginx.conf"
+    main.write_text(
+        f"{user}worker_processes 1;\n"
+        f"pid {directory / 'nginx.pid'};\n"
+        f"error_log {directory / 'error.log'} info;\n"
+        "events { worker_connections 512; }\n"
+        "http {\n"
+        f"  client_body_temp_path {temp['body']};\n"
+        f"  proxy_temp_path {temp['proxy']};\n"
+        f"  fastcgi_temp_path {temp['fastcgi']};\n"
+        f"  uwsgi_temp_path {temp['uwsgi']};\n"
+        f"  scgi_temp_path {temp['scgi']};\n"
+        f"  include {site};\n"
+        "}\n"
+    )
+    return main, ca_file
+
+
+async def wait_for_nginx(url: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            if process.returncode is not None:
+                raise RuntimeError(f"nginx exited with {process.returncode}")
+            try:
+                if (await client.get(f"{url}/nginx-health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("nginx did not start")
+
+
+@pytest.fixture(scope="module")
+async def proxy(
+    postgres_database: DatabaseUnderTest,
+    redis_url: str,
+    keys: KeyStore,
+    key_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Proxy]:
+    nginx = require_tool("nginx")
+    directory = tmp_path_factory.mktemp("nginx")
+    event, buyer_token = await event_and_buyer(
+        postgres_database, keys, key_file, "nginx-buyer"
+    )
+    starting = [
+        live_server_process(
+            postgres_database.url,
+            key_file,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            extra_env={
+                "SEATLINE_REDIS_URL": redis_url,
+                "SEATLINE_LIVE_HEARTBEAT_SECONDS": "1",
+                "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            },
+        )
+        for _ in range(2)
+    ]
+    async with AsyncExitStack() as stack:
+        servers = list(
+            await asyncio.gather(*(stack.enter_async_context(s) for s in starting))
+        )
+        ports = (free_port(), free_port())
+        config, ca_file = write_nginx_config(directory, servers, ports)
+        arguments = ["-p", str(directory), "-c", str(config), "-e", "stderr"]
+        check = await asyncio.create_subprocess_exec(
+            nginx, "-t", *arguments, stderr=asyncio.subprocess.PIPE
+        )
+        _, check_errors = await check.communicate()
+        assert check.returncode == 0, check_errors.decode()
+        with (directory / "nginx.stderr").open("wb") as output:
+            process = await asyncio.create_subprocess_exec(
+                nginx, *arguments, "-g", "daemon off;", stderr=output
+            )
+        try:
+            await wait_for_nginx(f"http://127.0.0.1:{ports[0]}", process)
+            yield Proxy(
+                https_url=f"https://127.0.0.1:{ports[1]}",
+                http_url=f"http://127.0.0.1:{ports[0]}",
+                ca_file=ca_file,
+                servers=servers,
+                event=event,
+                buyer_token=buyer_token,
+                access_log=directory / "access.log",
+            )
+        finally:
+            process.send_signal(signal.SIGQUIT)
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+EVENTS = "{ events(first: 5) { edges { node { id } } } }"
+
+
+async def hold_through(proxy: Proxy, client: httpx.AsyncClient, seat: str) -> str:
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": HOLD_SEATS,
+            "variables": {
+                "input": {
+                    "eventId": proxy.event.id,
+                    "seatIds": [seat],
+                    "idempotencyKey": str(uuid.uuid4()),
+                }
+            },
+        },
+        headers={"Authorization": f"Bearer {proxy.buyer_token}"},
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["data"]["holdSeats"]
+    assert result["__typename"] == "Hold", result
+    return str(result["id"])
+
+
+def ws_client(proxy: Proxy) -> Client:
+    transport = WebsocketsTransport(
+        url=proxy.https_url.replace("https://", "wss://") + "/graphql",
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        ssl=proxy.tls_context(),
+        close_timeout=1,
+    )
+    return Client(transport=transport)
+
+
+async def watch_until_held(proxy: Proxy, client: httpx.AsyncClient, seat: str) -> None:
+    """Subscribe through nginx, hold `seat`, and wait for its delta."""
+    async with ws_client(proxy) as session:
+        stream = session.subscribe(
+            GraphQLRequest(WATCH, variable_values={"eventId": proxy.event.id})
+        )
+        first = (await anext(stream))["seatMapUpdates"]
+        assert first["kind"] == "SNAPSHOT"
+        await hold_through(proxy, client, seat)
+        async with asyncio.timeout(10):
+            async for message in stream:
+                update = message["seatMapUpdates"]
+                changed = {
+                    change["seatId"]: change["status"]
+                    for change in update["changes"] or []
+                }
+                if update["kind"] == "DELTA" and changed.get(seat) == "HELD":
+                    return
+
+
+async def test_nginx_serves_queries_over_tls(proxy: Proxy) -> None:
+    async with proxy.client() as client:
+        response = await client.post(
+            "/graphql", json={"query": EVENTS}, headers={"X-Request-ID": "via-nginx-1"}
+        )
+
+    assert response.status_code == 200
+    assert response.http_version in ("HTTP/1.1", "HTTP/2")
+    assert "events" in response.json()["data"]
+    assert response.headers["X-Request-ID"] == "via-nginx-1"
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    # nginx writes the line after it sent the response.
+    for _ in range(40):
+        if '"request_id":"via-nginx-1"' in proxy.access_log.read_text():
+            break
+        await asyncio.sleep(0.05)
+    assert '"request_id":"via-nginx-1"' in proxy.access_log.read_text()
+
+
+async def test_nginx_redirects_plain_http(proxy: Proxy) -> None:
+    async with httpx.AsyncClient(base_url=proxy.http_url) as client:
+        response = await client.get("/graphql")
+
+    assert response.status_code == 308
+    assert response.headers["Location"].startswith("https://")
+
+
+async def test_nginx_hides_metrics(proxy: Proxy) -> None:
+    async with proxy.client() as client:
+        response = await client.get("/metrics")
+
+    assert response.status_code == 404
+
+
+async def test_nginx_rejects_oversized_body(proxy: Proxy) -> None:
+    body = b'{"query": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+    async with proxy.client() as client:
+        response = await client.post(
+            "/graphql", content=body, headers={"Content-Type": "application/json"}
+        )
+
+    assert response.status_code == 413
+
+
+async def test_nginx_rate_limits_one_client(proxy: Proxy) -> None:
+    # Its own loopback address, so that no other test shares its budget.
+    transport = httpx.AsyncHTTPTransport(
+        local_address="127.0.0.9", verify=proxy.tls_context()
+    )
+    async with proxy.client(transport=transport) as client:
+        responses = await asyncio.gather(*(client.get("/healthz") for _ in range(150)))
+
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(429) > 0
+    assert statuses.count(200) >= 60
+    assert set(statuses) <= {200, 429}
+
+
+async def test_nginx_subscription_and_failover(proxy: Proxy) -> None:
+    seats = seat_ids(proxy.event)
+    async with proxy.client() as client:
+        await watch_until_held(proxy, client, seats[0])
+
+        victim = proxy.servers[0].process
+        victim.kill()
+        await victim.wait()
+
+        statuses = []
+        for index in range(20):
+            response = await client.post("/graphql", json={"query": EVENTS})
+            statuses.append(response.status_code)
+            if index % 5 == 0:
+                await hold_through(proxy, client, seats[1 + index // 5])
+        assert statuses == [200] * 20
+
+        # New subscriptions reach the surviving process.
+        await watch_until_held(proxy, client, seats[10])
