@@ -12,9 +12,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import orjson
 import pytest
 from broadcaster import Broadcast
 from broadcaster._backends.memory import MemoryBackend
+from prometheus_client import REGISTRY
 
 from seatline.subscriptions.fanout import (
     Delta,
@@ -22,6 +24,7 @@ from seatline.subscriptions.fanout import (
     Heartbeat,
     LocalSubscriber,
     Resync,
+    ResyncKind,
     TopicSubscriber,
     VersionReader,
 )
@@ -270,7 +273,7 @@ async def test_subscriber_buffers_during_resync_snapshot() -> None:
 async def test_subscriber_overflow_during_snapshot_resyncs() -> None:
     subscriber = LocalSubscriber(max_pending=10)
     subscriber.start_at(0)
-    subscriber.resync("test")
+    subscriber.resync("test", ResyncKind.RECONNECT)
     assert isinstance(await next_item(subscriber), Resync)
 
     for version in range(1, 21):
@@ -551,7 +554,7 @@ async def test_broadcaster_concurrent_first_subscribers_lose_one(
         # Leaving the lost subscription fails inside broadcaster.
         stack.pop_all()
 
-    assert received.message == batch_json(1, {1: "held"})
+    assert orjson.loads(received.message)["version"] == 1
 
 
 async def test_fanout_slow_subscriber_does_not_delay_others(
@@ -637,3 +640,27 @@ async def test_fanout_resubscribes_after_last_left(broadcast: Broadcast) -> None
 
     assert isinstance(item, Delta)
     assert fanout.subscriber_count == 0
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_fanout_metrics_follow_subscribers_and_resyncs(
+    broadcast: Broadcast,
+) -> None:
+    fanout = make_fanout(broadcast)
+    subscribers_before = sample("seatline_fanout_subscribers")
+    gaps_before = sample("seatline_fanout_resyncs_total", reason="gap")
+
+    async with fanout.subscribe(EVENT_ID) as subscriber:
+        subscribers_during = sample("seatline_fanout_subscribers")
+        subscriber.start_at(0)
+        await publish(broadcast, 3, {1: "held"})
+        item = await next_item(subscriber)
+
+    assert isinstance(item, Resync)
+    assert item.kind is ResyncKind.GAP
+    assert subscribers_during == subscribers_before + 1
+    assert sample("seatline_fanout_subscribers") == subscribers_before
+    assert sample("seatline_fanout_resyncs_total", reason="gap") == gaps_before + 1

@@ -22,11 +22,18 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import orjson
 from broadcaster import Broadcast
 
+from seatline.observability.metrics import (
+    FANOUT_CHANNELS,
+    FANOUT_QUEUE_DEPTH,
+    FANOUT_RESYNCS,
+    FANOUT_SUBSCRIBERS,
+)
 from seatline.subscriptions.publisher import seat_channel
 
 logger = logging.getLogger(__name__)
@@ -44,13 +51,31 @@ class Delta:
     version: int
     # Public seat id -> (ordinal, status).
     changes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Unix time when the oldest batch in the delta was published, if known.
+    published_at: float | None = None
 
     def copy(self) -> Delta:
-        return Delta(self.from_version, self.version, dict(self.changes))
+        return Delta(
+            self.from_version, self.version, dict(self.changes), self.published_at
+        )
 
     def extend(self, other: Delta) -> None:
         self.version = other.version
         self.changes.update(other.changes)
+        if self.published_at is None:
+            self.published_at = other.published_at
+        elif other.published_at is not None:
+            self.published_at = min(self.published_at, other.published_at)
+
+
+class ResyncKind(StrEnum):
+    """Why a stream lost track, as a metric label."""
+
+    GAP = "gap"
+    OVERFLOW = "overflow"
+    HEARTBEAT = "heartbeat"
+    RECONNECT = "reconnect"
+    LATE_START = "late_start"
 
 
 @dataclass(frozen=True)
@@ -58,6 +83,7 @@ class Resync:
     """The subscriber lost track and must receive a snapshot."""
 
     reason: str
+    kind: ResyncKind
 
 
 @dataclass(frozen=True)
@@ -74,7 +100,8 @@ def parse_batch(message: str) -> Delta:
         for change in data["changes"]
     }
     version = int(data["version"])
-    return Delta(from_version=version, version=version, changes=changes)
+    published_at = data.get("published_at")
+    return Delta(version, version, changes, published_at)
 
 
 def merge_consecutive(deltas: list[Delta]) -> list[Delta]:
@@ -92,7 +119,7 @@ def merge_consecutive(deltas: list[Delta]) -> list[Delta]:
         if last is not None and delta.from_version <= last.version + 1:
             last.extend(delta)
         else:
-            merged.append(Delta(delta.from_version, delta.version, dict(delta.changes)))
+            merged.append(delta.copy())
     return merged
 
 
@@ -120,9 +147,13 @@ class LocalSubscriber:
         # subscribers, which must be copied before it is extended.
         self._pending_shared = False
         self._version: int | None = None
-        self._resync: str | None = None
+        self._resync: Resync | None = None
         self._heartbeat_version: int | None = None
         self._wake = asyncio.Event()
+
+    @property
+    def pending_changes(self) -> int:
+        return 0 if self._pending is None else len(self._pending.changes)
 
     @property
     def version(self) -> int | None:
@@ -142,7 +173,9 @@ class LocalSubscriber:
             self._pending = None
         elif pending is not None and pending.from_version > version + 1:
             self._pending = None
-            self._request_resync("missed changes before the first message")
+            self._request_resync(
+                "missed changes before the first message", ResyncKind.LATE_START
+            )
 
     def offer(self, delta: Delta) -> None:
         if self._resync is not None:
@@ -152,7 +185,7 @@ class LocalSubscriber:
             return
         if known is not None and delta.from_version > known + 1:
             self._pending = None
-            self._request_resync(f"gap after version {known}")
+            self._request_resync(f"gap after version {known}", ResyncKind.GAP)
             return
         if self._pending is None:
             self._pending = delta
@@ -164,13 +197,13 @@ class LocalSubscriber:
             self._pending.extend(delta)
         if len(self._pending.changes) > self.max_pending:
             self._pending = None
-            self._request_resync("too many pending changes")
+            self._request_resync("too many pending changes", ResyncKind.OVERFLOW)
             return
         self._wake.set()
 
-    def resync(self, reason: str) -> None:
+    def resync(self, reason: str, kind: ResyncKind) -> None:
         self._pending = None
-        self._request_resync(reason)
+        self._request_resync(reason, kind)
 
     def heartbeat(self, current_version: int | None) -> None:
         """Note the event's current version; a newer one means lost messages."""
@@ -181,13 +214,15 @@ class LocalSubscriber:
             and known is not None
             and current_version > known
         ):
-            self.resync(f"version {current_version} never arrived")
+            self.resync(
+                f"version {current_version} never arrived", ResyncKind.HEARTBEAT
+            )
 
-    def _request_resync(self, reason: str) -> None:
+    def _request_resync(self, reason: str, kind: ResyncKind) -> None:
         # Keep the first reason, because later ones, such as a heartbeat
         # noticing the same lost changes, follow from it.
         if self._resync is None:
-            self._resync = reason
+            self._resync = Resync(reason, kind)
         self._wake.set()
 
     async def next(self, heartbeat_seconds: float) -> Delta | Resync | Heartbeat:
@@ -208,9 +243,10 @@ class LocalSubscriber:
             except TimeoutError:
                 return Heartbeat(self._current_version())
         if self._resync is not None:
-            reason, self._resync = self._resync, None
+            resync, self._resync = self._resync, None
             self._version = None
-            return Resync(reason)
+            FANOUT_RESYNCS.labels(resync.kind.value).inc()
+            return resync
         pending, self._pending = self._pending, None
         assert pending is not None
         if self._version is not None and pending.from_version <= self._version:
@@ -269,7 +305,7 @@ class ChannelFeed:
             await self.start(broadcast)
         finally:
             for subscriber in list(self.subscribers):
-                subscriber.resync(reason)
+                subscriber.resync(reason, ResyncKind.RECONNECT)
 
     async def _run(self, broadcast: Broadcast) -> None:
         async with broadcast.subscribe(seat_channel(self.event_id)) as subscription:
@@ -321,6 +357,7 @@ class ChannelFeed:
         self._delivered = max(self._delivered or 0, delta.version)
         for subscriber in list(self.subscribers):
             subscriber.offer(delta)
+        self.fanout.record_queue_depth()
 
     async def _heartbeats(self) -> None:
         interval = self.fanout.heartbeat_seconds
@@ -339,6 +376,7 @@ class ChannelFeed:
                 version = None
             for subscriber in list(self.subscribers):
                 subscriber.heartbeat(version)
+            self.fanout.record_queue_depth()
 
 
 class FanOut:
@@ -382,15 +420,33 @@ class FanOut:
                 feed = ChannelFeed(self, event_id)
                 await feed.start(self._broadcast())
                 self._feeds[event_id] = feed
+                FANOUT_CHANNELS.inc()
             feed.subscribers.add(subscriber)
+            FANOUT_SUBSCRIBERS.inc()
         try:
             yield subscriber
         finally:
             async with self._lock:
                 feed.subscribers.discard(subscriber)
+                FANOUT_SUBSCRIBERS.dec()
                 if not feed.subscribers and self._feeds.get(event_id) is feed:
                     del self._feeds[event_id]
+                    FANOUT_CHANNELS.dec()
                     await feed.stop()
+
+    def record_queue_depth(self) -> None:
+        """Set the queue-depth gauge to the changes all subscribers buffer.
+
+        Sampled when a feed delivers or checks its heartbeat, rather than on
+        every change of every buffer.
+        """
+        FANOUT_QUEUE_DEPTH.set(
+            sum(
+                subscriber.pending_changes
+                for feed in self._feeds.values()
+                for subscriber in feed.subscribers
+            )
+        )
 
     async def reconnected(self, broadcast: Broadcast) -> None:
         """Resubscribe every feed on a new connection; everyone resyncs."""
@@ -412,6 +468,7 @@ class FanOut:
         async with self._lock:
             for feed in list(self._feeds.values()):
                 await feed.stop()
+            FANOUT_CHANNELS.dec(len(self._feeds))
             self._feeds.clear()
 
 

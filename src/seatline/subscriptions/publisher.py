@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class SeatChangeBatch:
             {
                 "event_id": str(self.event_id),
                 "version": self.version,
+                # For the delivery-lag metric of the processes that receive it.
+                "published_at": time.time(),
                 "changes": [
                     {"seat_id": c.seat_id, "ordinal": c.ordinal, "status": c.status}
                     for c in self.changes

@@ -7,6 +7,7 @@ while a stream waits for the next change.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, MutableMapping
@@ -22,6 +23,7 @@ from seatline.booking.availability import (
 from seatline.booking.seatmap import StatusCounts, category_counts
 from seatline.booking.services import Services
 from seatline.models import Event, SeatStatus
+from seatline.observability.metrics import FANOUT_DELIVERY_LAG
 from seatline.subscriptions.fanout import Delta, FanOut, Heartbeat, Resync
 
 logger = logging.getLogger(__name__)
@@ -144,6 +146,8 @@ async def seat_map_stream(
                         event_id, version if version is not None else first.version
                     )
                 case Delta():
+                    if item.published_at is not None:
+                        FANOUT_DELIVERY_LAG.observe(time.time() - item.published_at)
                     yield _delta_message(event_id, item)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from broadcaster import Broadcast
 from redis.exceptions import RedisError
 
+from seatline.observability.metrics import REDIS_RECONNECTS
 from seatline.subscriptions.backends import create_broadcast
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class BroadcastSupervisor:
             # a second time.
             self._server_run_id = None
             self.reconnects += 1
+            REDIS_RECONNECTS.inc()
             logger.info("broadcast reconnected", extra={"reconnects": self.reconnects})
             for listener in list(self._listeners):
                 try:
