@@ -28,6 +28,7 @@ from seatline import db, graphiql
 from seatline.auth.keys import KeyStore, load_key_store
 from seatline.auth.middleware import PRINCIPAL_SCOPE_KEY, BearerTokenMiddleware
 from seatline.auth.tokens import InvalidToken, TokenValidator
+from seatline.body_limit import BodyLimitMiddleware
 from seatline.booking.clock import Clock
 from seatline.booking.errors import NotFound
 from seatline.booking.expiry import run_sweeper
@@ -43,6 +44,7 @@ from seatline.observability.middleware import RequestContextMiddleware
 from seatline.observability.shutdown import Lifecycle, drain_on_sigterm
 from seatline.runtime import build_services
 from seatline.schema.context import Context
+from seatline.schema.limits import QueryLimits
 from seatline.schema.root import build_schema
 from seatline.subscriptions.fanout import FanOut, TopicFeeds
 from seatline.subscriptions.supervisor import BroadcastSupervisor
@@ -67,7 +69,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if settings.live_legacy_protocol:
             protocols.append(GRAPHQL_WS_PROTOCOL)
         super().__init__(
-            build_schema(),
+            build_schema(
+                query_limits(settings),
+                production=settings.env is Environment.PRODUCTION,
+            ),
             subscription_protocols=protocols,
             max_subscriptions_per_connection=settings.live_max_operations_per_socket,
             connection_init_wait_timeout=timedelta(seconds=10),
@@ -237,6 +242,12 @@ def create_app(
             Middleware(RequestContextMiddleware, lifecycle=lifecycle),
             Middleware(GZipMiddleware, minimum_size=1024),
             Middleware(BearerTokenMiddleware, validator=validator),
+            # After the token, because organizers may send larger bodies.
+            Middleware(
+                BodyLimitMiddleware,
+                default=settings.max_body_bytes,
+                organizer=settings.max_body_bytes_organizer,
+            ),
         ],
         lifespan=lifespan,
     )
@@ -375,3 +386,15 @@ def _configure_logging(settings: Settings) -> None:
     if logging.getLogger().handlers:
         return
     logs.configure_logging(settings.log_level, logs.log_format_for(settings))
+
+
+def query_limits(settings: Settings) -> QueryLimits:
+    return QueryLimits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_operations=settings.graphql_max_operations,
+        max_tokens=settings.graphql_max_tokens,
+        max_cost_anonymous=settings.graphql_max_cost_anonymous,
+        max_cost_authenticated=settings.graphql_max_cost_authenticated,
+        max_page_size=settings.max_page_size,
+    )

@@ -69,6 +69,18 @@ class Settings(BaseSettings):
 
     max_page_size: int = Field(default=100, ge=1, le=1000)
 
+    # Limits on GraphQL documents, checked before execution.
+    graphql_max_depth: int = Field(default=12, ge=2, le=100)
+    graphql_max_aliases: int = Field(default=20, ge=0, le=1000)
+    graphql_max_operations: int = Field(default=5, ge=1, le=100)
+    graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    # Cost: 1 per field, multiplied by list sizes (see schema/limits.py).
+    graphql_max_cost_anonymous: int = Field(default=2000, ge=10, le=10_000_000)
+    graphql_max_cost_authenticated: int = Field(default=5000, ge=10, le=10_000_000)
+    # Request bodies; organizers and admins import seating plans of a few MB.
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    max_body_bytes_organizer: int = Field(default=16 << 20, ge=1024, le=1 << 30)
+
     # Live seat maps. Changes to one event within this window go out as one
     # delta, in seconds.
     live_batch_window_seconds: float = Field(default=0.05, ge=0, le=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from seatline.auth.permissions import CanBook, CanReadOrders, IsOrganizer
@@ -38,6 +40,11 @@ from seatline.schema.errors import (
     SingleSeatGapError,
 )
 from seatline.schema.execution import SharedEventExecutor
+from seatline.schema.limits import (
+    QueryLimits,
+    QueryLimitsExtension,
+    add_token_limit_code,
+)
 from seatline.schema.types import Event, EventConnection, Hold, Order
 
 logger = logging.getLogger(__name__)
@@ -206,6 +213,7 @@ class Schema(strawberry.Schema):
         execution_context: ExecutionContext | None = None,
     ) -> None:
         for error in errors:
+            add_token_limit_code(error)
             if _is_expected(error):
                 continue
             operation = execution_context.operation_name if execution_context else None
@@ -216,9 +224,16 @@ class Schema(strawberry.Schema):
             )
 
 
-def build_schema() -> Schema:
+def build_schema(
+    limits: QueryLimits | None = None, *, production: bool = False
+) -> Schema:
+    """Build the schema; production hides introspection and field suggestions."""
+    limits = limits or QueryLimits()
+    if production:
+        limits = dataclasses.replace(limits, introspection=False)
     return Schema(
         query=Query,
+        config=StrawberryConfig(disable_field_suggestions=production),
         execution_context_class=SharedEventExecutor,
         mutation=Mutation,
         subscription=Subscription,
@@ -240,6 +255,8 @@ def build_schema() -> Schema:
         extensions=[
             # First, so that it finishes last and sees the final error codes.
             OperationMetrics,
+            # Before parsing and validation, which apply what it sets.
+            lambda: QueryLimitsExtension(limits),
             # Parsing and validating a document cost milliseconds per request;
             # clients send the same few documents over and over.
             lambda: ParserCache(maxsize=512),
