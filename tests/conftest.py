@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from broadcaster import Broadcast
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from seatline import db, migrate
@@ -342,3 +344,45 @@ async def api(
 @pytest.fixture
 def anyio_backend() -> Iterator[str]:
     return "asyncio"
+
+
+@asynccontextmanager
+async def app_with_settings(
+    database: DatabaseUnderTest,
+    key_file: Path,
+    keys: KeyStore,
+    services: Services,
+    **overrides: Any,
+) -> AsyncIterator[tuple[ApiClient, Callable[[], int]]]:
+    """An app with `overrides` in its settings, and its SQL statement count."""
+    app = create_app(
+        settings_for(database, key_file, **overrides),
+        clock=services.clock,
+        payments=services.payments,
+        run_background_tasks=False,
+    )
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    async with app.router.lifespan_context(app):
+        engine = app.state.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://seatline.test"
+        ) as client:
+            statements.clear()
+            yield ApiClient(client, keys), lambda: len(statements)
+    await app.state.engine.dispose()
+
+
+@pytest.fixture
+def api_with(
+    database: DatabaseUnderTest, key_file: Path, keys: KeyStore, services: Services
+) -> Callable[..., Any]:
+    def make(**overrides: Any) -> Any:
+        return app_with_settings(database, key_file, keys, services, **overrides)
+
+    return make

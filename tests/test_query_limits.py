@@ -6,19 +6,9 @@ show that a rejected request never reached the database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-from sqlalchemy import event
-
-from seatline.app import create_app
-from seatline.auth.keys import KeyStore
-from seatline.booking.services import Services
-from tests.conftest import ApiClient, DatabaseUnderTest, EventFixture, settings_for
+from tests.conftest import EventFixture
 
 EVENTS = """
 query Events($first: Int!) { events(first: $first) { edges { node { id } } } }
@@ -33,38 +23,6 @@ EXPENSIVE = """
 INTROSPECTION = "{ __schema { types { name } } }"
 
 
-@asynccontextmanager
-async def limited_app(
-    database: DatabaseUnderTest,
-    key_file: Path,
-    keys: KeyStore,
-    services: Services,
-    **overrides: Any,
-) -> AsyncIterator[tuple[ApiClient, Callable[[], int]]]:
-    """An app with `overrides` in its settings, and its SQL statement count."""
-    app = create_app(
-        settings_for(database, key_file, **overrides),
-        clock=services.clock,
-        payments=services.payments,
-        run_background_tasks=False,
-    )
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    async with app.router.lifespan_context(app):
-        engine = app.state.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", count)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://seatline.test"
-        ) as client:
-            statements.clear()
-            yield ApiClient(client, keys), lambda: len(statements)
-    await app.state.engine.dispose()
-
-
 def limit_of(body: dict[str, Any]) -> dict[str, Any]:
     (error,) = body["errors"]
     assert body.get("data") is None
@@ -73,18 +31,8 @@ def limit_of(body: dict[str, Any]) -> dict[str, Any]:
     return extensions
 
 
-@pytest.fixture
-def limited(
-    database: DatabaseUnderTest, key_file: Path, keys: KeyStore, services: Services
-) -> Callable[..., Any]:
-    def make(**overrides: Any) -> Any:
-        return limited_app(database, key_file, keys, services, **overrides)
-
-    return make
-
-
-async def test_depth_limit_rejects_deep_query(limited: Any) -> None:
-    async with limited(graphql_max_depth=4) as (api, statements):
+async def test_depth_limit_rejects_deep_query(api_with: Any) -> None:
+    async with api_with(graphql_max_depth=4) as (api, statements):
         body = await api.execute(DEEP)
 
         assert limit_of(body)["limit"] == "depth"
@@ -92,9 +40,9 @@ async def test_depth_limit_rejects_deep_query(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_alias_limit_counts_aliases(limited: Any) -> None:
+async def test_alias_limit_counts_aliases(api_with: Any) -> None:
     query = "{ " + " ".join(f"a{n}: __typename" for n in range(21)) + " }"
-    async with limited() as (api, statements):
+    async with api_with() as (api, statements):
         body = await api.execute(query)
 
         assert limit_of(body) == {
@@ -106,9 +54,9 @@ async def test_alias_limit_counts_aliases(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_operation_limit_counts_operations(limited: Any) -> None:
+async def test_operation_limit_counts_operations(api_with: Any) -> None:
     query = " ".join(f"query Q{n} {{ __typename }}" for n in range(6))
-    async with limited() as (api, statements):
+    async with api_with() as (api, statements):
         response = await api.client.post(
             "/graphql", json={"query": query, "operationName": "Q0"}
         )
@@ -117,9 +65,9 @@ async def test_operation_limit_counts_operations(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_token_limit_stops_parsing(limited: Any) -> None:
+async def test_token_limit_stops_parsing(api_with: Any) -> None:
     query = "{ " + "__typename " * 3000 + "}"
-    async with limited() as (api, statements):
+    async with api_with() as (api, statements):
         body = await api.execute(query)
 
         assert body["errors"][0]["extensions"] == {
@@ -129,8 +77,8 @@ async def test_token_limit_stops_parsing(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_cost_limit_multiplies_page_sizes(limited: Any) -> None:
-    async with limited() as (api, statements):
+async def test_cost_limit_multiplies_page_sizes(api_with: Any) -> None:
+    async with api_with() as (api, statements):
         body = await api.execute(EXPENSIVE)
 
         extensions = limit_of(body)
@@ -140,8 +88,8 @@ async def test_cost_limit_multiplies_page_sizes(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_cost_limit_is_larger_with_a_token(limited: Any) -> None:
-    async with limited(
+async def test_cost_limit_is_larger_with_a_token(api_with: Any) -> None:
+    async with api_with(
         graphql_max_cost_anonymous=50, graphql_max_cost_authenticated=5000
     ) as (api, _):
         variables = {"first": 5}
@@ -154,16 +102,16 @@ async def test_cost_limit_is_larger_with_a_token(limited: Any) -> None:
     assert "errors" not in buyer
 
 
-async def test_variable_page_size_counts_as_maximum(limited: Any) -> None:
-    async with limited(graphql_max_cost_anonymous=250) as (api, _):
+async def test_variable_page_size_counts_as_maximum(api_with: Any) -> None:
+    async with api_with(graphql_max_cost_anonymous=250) as (api, _):
         body = await api.execute(EVENTS, {"first": 1})
 
     # events (1) + max_page_size (100) x (edges 1 + node 1 + id 1).
     assert limit_of(body)["actual"] == 301
 
 
-async def test_normal_queries_pass_limits(limited: Any, on_sale: EventFixture) -> None:
-    async with limited() as (api, statements):
+async def test_normal_queries_pass_limits(api_with: Any, on_sale: EventFixture) -> None:
+    async with api_with() as (api, statements):
         body = await api.execute(EVENTS, {"first": 20})
 
         assert "errors" not in body
@@ -171,8 +119,8 @@ async def test_normal_queries_pass_limits(limited: Any, on_sale: EventFixture) -
         assert statements() > 0
 
 
-async def test_production_hides_introspection(limited: Any) -> None:
-    async with limited(env="production") as (api, statements):
+async def test_production_hides_introspection(api_with: Any) -> None:
+    async with api_with(env="production") as (api, statements):
         body = await api.execute(INTROSPECTION)
         typo = await api.execute("{ evnts(first: 1) { edges { cursor } } }")
 
@@ -181,16 +129,16 @@ async def test_production_hides_introspection(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_development_allows_introspection(limited: Any) -> None:
-    async with limited() as (api, _):
+async def test_development_allows_introspection(api_with: Any) -> None:
+    async with api_with() as (api, _):
         body = await api.execute(INTROSPECTION)
 
     assert "errors" not in body
     assert body["data"]["__schema"]["types"]
 
 
-async def test_batched_requests_are_rejected(limited: Any) -> None:
-    async with limited() as (api, statements):
+async def test_batched_requests_are_rejected(api_with: Any) -> None:
+    async with api_with() as (api, statements):
         response = await api.client.post(
             "/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}]
         )
@@ -199,9 +147,9 @@ async def test_batched_requests_are_rejected(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_body_limit_rejects_large_body(limited: Any) -> None:
+async def test_body_limit_rejects_large_body(api_with: Any) -> None:
     padding = "x" * (2 << 20)
-    async with limited() as (api, statements):
+    async with api_with() as (api, statements):
         response = await api.client.post(
             "/graphql",
             json={"query": "{ __typename }", "variables": {"padding": padding}},
@@ -215,9 +163,9 @@ async def test_body_limit_rejects_large_body(limited: Any) -> None:
         assert statements() == 0
 
 
-async def test_body_limit_is_larger_for_organizers(limited: Any) -> None:
+async def test_body_limit_is_larger_for_organizers(api_with: Any) -> None:
     padding = "x" * (2 << 20)
-    async with limited() as (api, _):
+    async with api_with() as (api, _):
         response = await api.client.post(
             "/graphql",
             json={"query": "{ __typename }", "variables": {"padding": padding}},

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -22,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from seatline import db, graphiql
@@ -42,6 +44,11 @@ from seatline.observability import health, logs, metrics
 from seatline.observability.health import DependencyChecks
 from seatline.observability.middleware import RequestContextMiddleware
 from seatline.observability.shutdown import Lifecycle, drain_on_sigterm
+from seatline.persisted_queries import (
+    PersistedQueries,
+    PersistedQueryError,
+    load_registered,
+)
 from seatline.runtime import build_services
 from seatline.schema.context import Context
 from seatline.schema.limits import QueryLimits
@@ -83,14 +90,39 @@ class GraphQLApp(GraphQL[Context, None]):
         self.fanout = fanout
         self.topics = topics
         self.sockets = SocketRegistry(settings.live_max_sockets_per_principal)
+        registered = (
+            load_registered(settings.persisted_queries_file)
+            if settings.persisted_queries_file is not None
+            else {}
+        )
+        self.persisted = PersistedQueries(
+            registered,
+            max_automatic=settings.automatic_persisted_queries,
+            anonymous_registered_only=settings.anonymous_registered_only,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except PersistedQueryError as error:
+            response = JSONResponse(error.body(), status_code=error.status)
+            await response(scope, receive, send)
         finally:
             context = scope.get(CONTEXT_SCOPE_KEY)
             if context is not None:
                 self.sockets.release(context)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return data
+        # NOTE: the adapter keeps Starlette's request private; the caller is
+        # in its scope.
+        scope = request._request.scope  # type: ignore[attr-defined]
+        anonymous = scope.get(PRINCIPAL_SCOPE_KEY) is None
+        return self.persisted.resolve(data, anonymous=anonymous)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # Cost: 1 per field, multiplied by list sizes (see schema/limits.py).
     graphql_max_cost_anonymous: int = Field(default=2000, ge=10, le=10_000_000)
     graphql_max_cost_authenticated: int = Field(default=5000, ge=10, le=10_000_000)
+    # Persisted queries: a JSON file of registered operations (hash ->
+    # document), how many automatic ones each process keeps, and whether
+    # callers without a token may run registered operations only.
+    persisted_queries_file: Path | None = None
+    automatic_persisted_queries: int = Field(default=1000, ge=0, le=100_000)
+    anonymous_registered_only: bool = False
     # Request bodies; organizers and admins import seating plans of a few MB.
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     max_body_bytes_organizer: int = Field(default=16 << 20, ge=1024, le=1 << 30)
