@@ -2,7 +2,7 @@
 
 Automatic persisted queries follow the protocol Apollo clients speak: the
 request carries `extensions.persistedQuery = {"version": 1, "sha256Hash":
-...}`. When the server does not know the hash, it answers with the error
+...}`. When the server does not know the hash, it responds with the error
 code PERSISTED_QUERY_NOT_FOUND, and the client sends the hash again with
 the document, which the server checks against the hash and keeps.
 
@@ -27,7 +27,7 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class PersistedQueryError(Exception):
-    """A request that must be answered with a GraphQL error and no execution."""
+    """A request that gets a GraphQL error response and is not executed."""
 
     def __init__(self, code: str, message: str, status: int = 200) -> None:
         super().__init__(message)
