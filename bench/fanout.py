@@ -155,6 +155,9 @@ async def seatline_run(
         "SEATLINE_REDIS_URL": args.redis_url,
         "SEATLINE_KEY_FILE": str(key_file),
         "SEATLINE_LIVE_MAX_SOCKETS_PER_PRINCIPAL": str(count + 10),
+        "SEATLINE_LIVE_MAX_SOCKETS_PER_ADDRESS": str(count + 10),
+        # The clients connect in bursts of 200; the rate limit is not measured.
+        "SEATLINE_LIVE_MAX_NEW_SOCKETS_PER_SECOND": "100000",
         "SEATLINE_DB_POOL_SIZE": "10",
     }
     server = await start_process(

@@ -89,7 +89,11 @@ class GraphQLApp(GraphQL[Context, None]):
         self.validator = validator
         self.fanout = fanout
         self.topics = topics
-        self.sockets = SocketRegistry(settings.live_max_sockets_per_principal)
+        self.sockets = SocketRegistry(
+            settings.live_max_sockets_per_principal,
+            settings.live_max_sockets_per_address,
+        )
+        self.connection_rate = ConnectionRate(settings.live_max_new_sockets_per_second)
         registered = (
             load_registered(settings.persisted_queries_file)
             if settings.persisted_queries_file is not None
@@ -102,6 +106,11 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self.connection_rate.take():
+            logger.info("turned away a websocket: connection rate limit")
+            await receive()  # the websocket.connect message
+            await _turn_away(scope, send)
+            return
         try:
             await super().__call__(scope, receive, send)
         except PersistedQueryError as error:
@@ -339,17 +348,28 @@ def _layout(services: Services) -> Any:
 
 
 class SocketRegistry:
-    """Counts open websockets per principal (or per address when anonymous)."""
+    """Counts open websockets per principal and per client address.
 
-    def __init__(self, max_per_principal: int) -> None:
+    A socket without a token counts against its address twice, once as its
+    principal; addresses have the larger limit, so that many buyers behind
+    one NAT can still connect.
+    """
+
+    def __init__(self, max_per_principal: int, max_per_address: int) -> None:
         self.max_per_principal = max_per_principal
+        self.max_per_address = max_per_address
         self.open: dict[str, int] = {}
 
     def acquire(self, context: Context) -> bool:
         key = _socket_key(context)
-        if self.open.get(key, 0) >= self.max_per_principal:
+        address = _address_key(context)
+        if (
+            self.open.get(key, 0) >= self.max_per_principal
+            or self.open.get(address, 0) >= self.max_per_address
+        ):
             return False
-        self.open[key] = self.open.get(key, 0) + 1
+        for name in (key, address):
+            self.open[name] = self.open.get(name, 0) + 1
         context.socket_key = key
         return True
 
@@ -361,11 +381,71 @@ class SocketRegistry:
         if key is None:
             return
         context.socket_key = None
-        remaining = self.open.get(key, 0) - 1
-        if remaining > 0:
-            self.open[key] = remaining
-        else:
-            self.open.pop(key, None)
+        for name in (key, _address_key(context)):
+            remaining = self.open.get(name, 0) - 1
+            if remaining > 0:
+                self.open[name] = remaining
+            else:
+                self.open.pop(name, None)
+
+
+class ConnectionRate:
+    """A token bucket for new websockets of this process, per second.
+
+    After a deploy, every client reconnects at once; past the rate they are
+    turned away before the handshake and retry later, instead of all
+    taking a subscription at the same moment.
+    """
+
+    def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
+        self.capacity = per_second
+        self.tokens = per_second
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        elapsed = now - self.updated
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.per_second)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+async def _turn_away(scope: Scope, send: Send) -> None:
+    """Refuse a websocket handshake: 429 where the server can send it."""
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        # 1013: try again later.
+        await send({"type": "websocket.close", "code": 1013})
+        return
+    body = orjson.dumps(
+        {
+            "errors": [
+                {
+                    "message": "too many new connections; retry in a second",
+                    "extensions": {"code": "RATE_LIMITED"},
+                }
+            ]
+        }
+    )
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", b"1"),
+            ],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+def _address_key(context: Context) -> str:
+    client = getattr(context.request, "client", None)
+    return f"ip:{client.host if client else 'unknown'}"
 
 
 def _socket_key(context: Context) -> str:

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # Accept the legacy graphql-ws (subscriptions-transport-ws) protocol too.
     live_legacy_protocol: bool = False
     live_max_sockets_per_principal: int = Field(default=10, ge=1, le=10_000)
+    live_max_sockets_per_address: int = Field(default=200, ge=1, le=1_000_000)
+    # New websockets per second and process; more are turned away with 429.
+    live_max_new_sockets_per_second: float = Field(default=200, gt=0, le=100_000)
     live_max_operations_per_socket: int = Field(default=20, ge=1, le=1000)
 
     @property

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+import websockets
 from gql import GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
+from websockets.typing import Subprotocol
 
 from seatline.auth.tokens import mint_token
 from tests.conftest import (
@@ -217,3 +221,62 @@ async def test_sockets_per_principal_are_limited(
         )
 
     assert third == 4403
+
+
+@pytest.fixture
+async def guarded_server(
+    database: DatabaseUnderTest, key_file: Path
+) -> AsyncIterator[str]:
+    extra = {
+        "SEATLINE_LIVE_MAX_SOCKETS_PER_ADDRESS": "3",
+        "SEATLINE_LIVE_MAX_NEW_SOCKETS_PER_SECOND": "4",
+    }
+    async with live_server(
+        database.url, key_file, issuer=ISSUER, audience=AUDIENCE, extra_env=extra
+    ) as url:
+        yield url
+
+
+async def handshake(base_url: str) -> tuple[int, str | None, Any]:
+    """Open and close one websocket: status, Retry-After and body of a refusal."""
+    url = base_url.replace("http://", "ws://") + "/graphql"
+    try:
+        async with websockets.connect(
+            url, subprotocols=[Subprotocol("graphql-transport-ws")]
+        ):
+            return 101, None, None
+    except websockets.InvalidStatus as refused:
+        response = refused.response
+        body = orjson.loads(response.body or b"{}")
+        return response.status_code, response.headers.get("Retry-After"), body
+
+
+async def test_new_sockets_per_second_are_limited(guarded_server: str) -> None:
+    attempts = [await handshake(guarded_server) for _ in range(10)]
+    await asyncio.sleep(1.5)
+    after_pause, _, _ = await handshake(guarded_server)
+
+    refused = [attempt for attempt in attempts if attempt[0] == 429]
+    assert attempts[0][0] == 101
+    assert len(refused) >= 4
+    for _, retry_after, body in refused:
+        assert retry_after == "1"
+        assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert after_pause == 101
+
+
+async def test_sockets_per_address_are_limited(
+    guarded_server: str, api: ApiClient, on_sale: EventFixture
+) -> None:
+    variables = {"eventId": on_sale.id}
+    tokens = [api.token(f"buyer-{n}", "bookings:write") for n in range(4)]
+
+    async with AsyncExitStack() as stack:
+        for token in tokens[:3]:
+            session = await stack.enter_async_context(ws_client(guarded_server, token))
+            await asyncio.wait_for(anext(session.subscribe(watch(variables))), 10)
+        fourth = await close_code_after_init(
+            guarded_server, {"Authorization": f"Bearer {tokens[3]}"}
+        )
+
+    assert fourth == 4403

@@ -206,6 +206,7 @@ def server_env(redis: RedisServer) -> dict[str, str]:
         "SEATLINE_SWEEPER_INTERVAL_SECONDS": "0.2",
         # Every raw and gql client here is anonymous, from one address.
         "SEATLINE_LIVE_MAX_SOCKETS_PER_PRINCIPAL": "200",
+        "SEATLINE_LIVE_MAX_SOCKETS_PER_ADDRESS": "400",
         "SEATLINE_LIVE_MAX_OPERATIONS_PER_SOCKET": "200",
         "SEATLINE_LIVE_MAX_PENDING_CHANGES": str(MAX_PENDING_CHANGES),
     }
