@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -19,8 +20,9 @@ import httpx
 import orjson
 import pytest
 
-from seatline.auth.keys import load_key_store
-from seatline.auth.tokens import TokenValidator
+from seatline.auth.keys import KeySource, load_key_store
+from seatline.auth.tokens import Principal
+from seatline.auth.validation import TokenValidator
 from seatline.migrate import head_revision
 from seatline.venues.generate import theatre
 from tests.live import free_port
@@ -80,13 +82,15 @@ class Cli:
         finally:
             connection.close()
 
-    def validator(self) -> TokenValidator:
-        return TokenValidator(
-            load_key_store(self.key_file, create=False),
+    def validate(self, token: str) -> Principal:
+        keys = load_key_store(self.key_file, create=False)
+        validator = TokenValidator(
+            KeySource(self.key_file, keys),
             issuer=DEFAULT_ISSUER,
             audience=DEFAULT_AUDIENCE,
             leeway_seconds=0,
         )
+        return asyncio.run(validator.validate(token))
 
 
 @pytest.fixture
@@ -240,7 +244,7 @@ def test_cli_token_accepted_by_validator(cli: Cli) -> None:
 
     token = stdout.strip()
     assert JWT.match(token), stdout
-    principal = cli.validator().validate(token)
+    principal = cli.validate(token)
     assert principal.subject == "x"
     assert principal.scopes == frozenset({"bookings:write"})
     assert principal.client_id == "seatline-cli"
@@ -263,7 +267,7 @@ def test_cli_token_several_scopes(cli: Cli) -> None:
         )
     )
 
-    principal = cli.validator().validate(stdout.strip())
+    principal = cli.validate(stdout.strip())
     assert principal.subject == "partner-7"
     assert principal.scopes == {"bookings:write", "orders:read", "organizer"}
 
@@ -296,7 +300,7 @@ def test_cli_demo_prepares_once(cli: Cli) -> None:
     assert url == "http://127.0.0.1:8000/graphql"
     assert second_url == "http://127.0.0.1:8123/graphql"
     assert second_event_id == event_id
-    principal = cli.validator().validate(token)
+    principal = cli.validate(token)
     assert principal.subject == "demo-organizer"
     assert {"organizer", "bookings:write"} <= principal.scopes
     assert cli.query("SELECT count(*) FROM events") == [(1,)]

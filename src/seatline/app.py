@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,9 +26,12 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from seatline import db, graphiql
-from seatline.auth.keys import KeyStore, load_key_store
+from seatline.auth import routes as oauth_routes
+from seatline.auth.keys import KeySource, load_key_store
 from seatline.auth.middleware import PRINCIPAL_SCOPE_KEY, BearerTokenMiddleware
-from seatline.auth.tokens import InvalidToken, TokenValidator
+from seatline.auth.server import SeatlineAuthorizationServer
+from seatline.auth.tokens import InvalidToken
+from seatline.auth.validation import TokenValidator
 from seatline.booking.clock import Clock
 from seatline.booking.errors import NotFound
 from seatline.booking.expiry import run_sweeper
@@ -112,7 +116,7 @@ class GraphQLApp(GraphQL[Context, None]):
         token = _token_from_params(context.connection_params or {})
         if token is not None:
             try:
-                context.principal = self.validator.validate(token)
+                context.principal = await self.validator.validate(token)
             except InvalidToken as error:
                 logger.info("rejected websocket token", extra={"reason": str(error)})
                 raise ConnectionRejectionError({"reason": str(error)}) from None
@@ -142,6 +146,7 @@ def create_app(
     _configure_logging(settings)
     development = settings.env is Environment.DEVELOPMENT
     keys = load_key_store(settings.key_file, create=development)
+    key_source = KeySource(settings.key_file, keys)
     engine = db.create_engine(settings)
     supervisor = BroadcastSupervisor(settings.redis_url)
     services = build_services(
@@ -152,12 +157,12 @@ def create_app(
         clock=clock,
         payments=payments,
     )
-    validator = TokenValidator(
-        keys,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
+    # Fetches discovery documents and JWKS of trusted external issuers.
+    issuer_http = httpx.AsyncClient(
+        timeout=settings.issuer_fetch_timeout_seconds, follow_redirects=False
     )
+    validator = TokenValidator.from_settings(settings, key_source, issuer_http)
+    oauth_server = SeatlineAuthorizationServer(services, key_source)
     fanout = FanOut(
         lambda: supervisor.broadcast,
         _version_reader(services),
@@ -200,6 +205,7 @@ def create_app(
             await fanout.close()
             await topics.close()
             await supervisor.stop()
+            await issuer_http.aclose()
             await engine.dispose()
             logger.info("seatline stopped")
 
@@ -207,7 +213,8 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/.well-known/jwks.json", _jwks(keys)),
+            Route("/.well-known/jwks.json", _jwks(key_source)),
+            *oauth_routes.routes(oauth_server),
             Route("/venues/{venue_id}/layout", _layout(services)),
             Route("/healthz", _healthz),
             Route("/readyz", _readyz(engine)),
@@ -215,7 +222,9 @@ def create_app(
         ],
         middleware=[
             Middleware(GZipMiddleware, minimum_size=1024),
-            Middleware(BearerTokenMiddleware, validator=validator),
+            Middleware(
+                BearerTokenMiddleware, validator=validator, skip_prefixes=("/oauth/",)
+            ),
         ],
         lifespan=lifespan,
     )
@@ -223,14 +232,15 @@ def create_app(
     app.state.fanout = fanout
     app.state.supervisor = supervisor
     app.state.keys = keys
+    app.state.key_source = key_source
+    app.state.oauth_server = oauth_server
     app.state.engine = engine
     return app
 
 
-def _jwks(keys: KeyStore) -> Any:
-    body = keys.public_jwks()
-
+def _jwks(keys: KeySource) -> Any:
     async def endpoint(request: Request) -> Response:
+        body = keys.current().public_jwks()
         return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
 
     return endpoint
