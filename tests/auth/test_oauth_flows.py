@@ -67,12 +67,6 @@ class Deployment:
         return email
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def oauth_database(request: pytest.FixtureRequest) -> DatabaseUnderTest:
-    database: DatabaseUnderTest = request.getfixturevalue(f"{request.param}_database")
-    return database
-
-
 @pytest.fixture(scope="module")
 async def deployment(
     oauth_database: DatabaseUnderTest, keys: KeyStore, key_file: Path
