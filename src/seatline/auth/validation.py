@@ -163,7 +163,10 @@ def _verify(
     try:
         decoded = jwt.decode(token, key, algorithms=[algorithm])
         registry.validate(decoded.claims)
-    except (JoseError, ValueError) as error:
+    except JoseError as error:
+        reason = error.description or error.__class__.__name__
+        raise InvalidToken(f"invalid bearer token: {reason}") from None
+    except ValueError as error:
         raise InvalidToken(
             f"invalid bearer token: {error.__class__.__name__}"
         ) from None
