@@ -206,6 +206,7 @@ def create_app(
             await topics.close()
             await supervisor.stop()
             await issuer_http.aclose()
+            await services.limiter.close()
             await engine.dispose()
             logger.info("seatline stopped")
 

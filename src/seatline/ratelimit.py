@@ -6,21 +6,49 @@ redis:// and rediss:// share them between all processes.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from redis.asyncio import ConnectionPool
 
 
 class RateLimiter:
     """Count hits per limit and identifiers in a moving window."""
 
     def __init__(self, redis_url: str, *, prefix: str = "seatline") -> None:
-        self.storage = _storage(redis_url, prefix)
-        self._strategy = MovingWindowRateLimiter(self.storage)
+        self._pool: ConnectionPool | None = None
+        scheme = redis_url.split("://", 1)[0]
+        if scheme == "memory":
+            storage = storage_from_string("async+memory://")
+        elif scheme in ("redis", "rediss"):
+            # Our own pool, so that close() can release its connections.
+            self._pool = ConnectionPool.from_url(redis_url)
+            storage = storage_from_string(
+                f"async+{redis_url}",
+                implementation="redispy",
+                key_prefix=prefix,
+                connection_pool=self._pool,  # type: ignore[arg-type]
+            )
+        else:
+            raise ValueError(
+                f"unsupported SEATLINE_REDIS_URL scheme {scheme!r} for rate limits; "
+                "use memory://, redis:// or rediss://"
+            )
+        assert isinstance(storage, Storage)
+        self.storage = storage
+        self._strategy = MovingWindowRateLimiter(storage)
+
+    async def close(self) -> None:
+        """Release Redis connections and stop the memory store's expiry task."""
+        if self._pool is not None:
+            await self._pool.aclose()
+        timer = getattr(self.storage, "timer", None)
+        if isinstance(timer, asyncio.Task) and not timer.done():
+            timer.cancel()
 
     async def hit(self, limit: str | RateLimitItem, *identifiers: str) -> bool:
         """Count one hit; return False when the limit was already reached."""
@@ -41,22 +69,3 @@ class RateLimiter:
 
 def _item(limit: str | RateLimitItem) -> RateLimitItem:
     return parse(limit) if isinstance(limit, str) else limit
-
-
-def _storage(redis_url: str, prefix: str) -> Storage:
-    scheme = redis_url.split("://", 1)[0]
-    options: dict[str, Any] = {}
-    if scheme == "memory":
-        uri = "async+memory://"
-    elif scheme in ("redis", "rediss"):
-        uri = f"async+{redis_url}"
-        # redis-py is already a dependency; limits defaults to coredis.
-        options = {"implementation": "redispy", "key_prefix": prefix}
-    else:
-        raise ValueError(
-            f"unsupported SEATLINE_REDIS_URL scheme {scheme!r} for rate limits; "
-            "use memory://, redis:// or rediss://"
-        )
-    storage = storage_from_string(uri, **options)
-    assert isinstance(storage, Storage)
-    return storage
