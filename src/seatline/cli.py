@@ -397,13 +397,19 @@ async def _services(settings: Settings) -> AsyncIterator[Any]:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Prepare the demo data and exit.")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    """Create a SQLite demo (venue, on-sale event, token) and serve it."""
+    """Create a SQLite demo (venue, on-sale event, OAuth client) and serve it."""
     from seatline.demo import prepare_demo
 
     settings = _settings()
+    if settings.env is not Environment.DEVELOPMENT:
+        raise click.ClickException(
+            "the demo seeds a client with a printed secret; run it with "
+            "SEATLINE_ENV=development only"
+        )
     migrate.upgrade(settings.database_url)
     result = asyncio.run(prepare_demo(settings))
     keys = load_key_store(settings.key_file, create=True)
+    # A development shortcut: real clients get tokens from /oauth/token.
     minted = mint_token(
         keys,
         subject=result.organizer_id,
@@ -412,13 +418,18 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         audience=settings.jwt_audience,
         lifetime_seconds=int(timedelta(hours=12).total_seconds()),
     )
+    base = f"http://{host}:{port}"
     click.echo(
         f"\nseatline demo: event {result.event_id} "
         f"({result.seat_count} seats) is on sale.\n"
-        f"GraphiQL: http://{host}:{port}/graphql\n"
-        f"GraphiQL signed in: http://{host}:{port}/graphql#token={minted}\n"
+        f"GraphiQL: {base}/graphql\n"
+        f"GraphiQL signed in as the organizer: {base}/graphql#token={minted}\n"
         "Or paste this into GraphiQL's headers tab:\n"
         f'{{"Authorization": "Bearer {minted}"}}\n'
+        "\nOAuth2 client credentials of the demo client (development only; "
+        "a new secret on every run):\n"
+        f"curl -s -u {result.client_id}:{result.client_secret} "
+        f"-d grant_type=client_credentials {base}/oauth/token\n"
     )
     sys.stdout.flush()
     if no_serve:
