@@ -1,4 +1,4 @@
-"""Rate limits over the `limits` library, stored where SEATLINE_REDIS_URL says.
+"""Rate limits over the `limits` library, stored in SEATLINE_REDIS_URL.
 
 memory:// keeps counters inside the process (one API process, the demo);
 redis:// and rediss:// share them between all processes.

@@ -147,9 +147,9 @@ def write_key_store(path: Path, store: KeyStore) -> None:
 class KeySource:
     """The key file as loaded, re-read when it changes on disk.
 
-    `seatline keys rotate` rewrites the file while servers run; each process
-    picks the new keys up within `check_seconds`, or at once through
-    `reload()` when a token names a kid it does not know.
+    `seatline keys rotate` rewrites the file while servers run. Each process
+    picks the new keys up within `check_seconds`. A token with a kid that
+    the process does not know makes it call `reload()` at once.
     """
 
     def __init__(self, path: Path, store: KeyStore, *, check_seconds: float = 5.0):

@@ -45,8 +45,8 @@ class Client(ClientMixin):  # type: ignore[misc]
     def get_allowed_scope(self, scope: str | None) -> str | None:
         """Return the requested scopes, or all of the client's when none are.
 
-        None (invalid_scope) when the request asks for more than the client
-        is allowed: a silent narrowing would hide a misconfigured client.
+        Return None (invalid_scope) when the request exceeds the client's
+        scopes, because a silent narrowing would hide a misconfigured client.
         """
         requested = scope_to_list(scope) or list(self.record.scopes)
         if not set(requested) <= set(self.record.scopes):

@@ -29,7 +29,7 @@ from seatline.booking.errors import BookingError
 logger = logging.getLogger(__name__)
 
 CSRF_COOKIE = "seatline_csrf"
-# Form fields of the sign-in page that Authlib never sees.
+# Form fields of the sign-in page, kept out of the request passed to Authlib.
 PAGE_FIELDS = frozenset({"email", "password", "csrf_token", "decision"})
 MAX_FORM_FIELDS = 50
 

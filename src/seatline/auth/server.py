@@ -1,8 +1,8 @@
 """Authlib's authorization server, bound to Starlette and the async database.
 
 Authlib's core is synchronous. Routes call it with `anyio.to_thread.run_sync`
-and its hooks reach the database with `anyio.from_thread.run`, so the event
-loop never blocks on it.
+and its hooks reach the database with `anyio.from_thread.run`, so neither
+Authlib nor its database calls block the event loop.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    # Confidential clients only: public ones have no secret to prove who asks.
+    # Confidential clients only: public clients have no secret to authenticate with.
     CLIENT_AUTH_METHODS = SECRET_METHODS
     server: SeatlineAuthorizationServer
 

@@ -2,7 +2,7 @@
 
 Codes and refresh tokens are single-use. Each is spent with a conditional
 UPDATE (`used_at IS NULL`), so of two concurrent requests with the same value
-exactly one wins; a value presented again, then or later, revokes the whole
+exactly one wins. A value presented again, then or later, revokes the whole
 token family it belongs to (RFC 9700, refresh token rotation).
 """
 
@@ -13,7 +13,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy import CursorResult, Update, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -193,3 +193,19 @@ async def is_access_token_revoked(services: Services, jti: str) -> bool:
             select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == jti)
         )
     return found is not None
+
+
+async def purge_expired_grants(services: Services) -> int:
+    """Delete expired codes, refresh tokens and revoked-token entries.
+
+    A refresh token is kept until it expires even after use or revocation,
+    so that presenting it again is still recognised as reuse.
+    """
+    now = services.clock.now()
+    deleted = 0
+    async with services.transaction() as session:
+        for model in (AuthorizationCode, RefreshToken, RevokedAccessToken):
+            result = await session.execute(delete(model).where(model.expires_at < now))
+            assert isinstance(result, CursorResult)
+            deleted += result.rowcount
+    return deleted

@@ -25,7 +25,7 @@ class Scope(StrEnum):
     ADMIN = "admin"
 
 
-# What a buyer account may grant unless an operator gives it more.
+# Default scopes of a new buyer account; operators can grant more.
 BUYER_SCOPES = (Scope.EVENTS_READ, Scope.BOOKINGS_WRITE, Scope.ORDERS_READ)
 
 

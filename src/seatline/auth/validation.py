@@ -108,6 +108,8 @@ class TokenValidator:
         if kid not in keys.token_kids():
             raise InvalidToken("invalid bearer token: unknown kid")
 
+        # NOTE: revoked access tokens are not looked up here, so one stays
+        # usable until "exp"; only introspection reports it inactive.
         claims = _verify(token, keys.token_key_set(), ALGORITHM, self._local_claims)
         scope = claims.get("scope", "")
         if not isinstance(scope, str):

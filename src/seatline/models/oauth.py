@@ -57,7 +57,7 @@ class OAuthClient(Base):
     secret_hash: Mapped[str | None] = mapped_column(String(64))
     grant_types: Mapped[list[str]] = mapped_column(JSON)
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
-    # The most a token issued to this client can carry.
+    # The maximum set of scopes a token issued to this client can carry.
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]

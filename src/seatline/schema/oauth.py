@@ -36,7 +36,7 @@ class OAuthClient:
     grant_types: list[str]
     redirect_uris: list[str]
     scopes: list[str] = strawberry.field(
-        description="The most a token issued to this client can carry."
+        description="The maximum set of scopes a token of this client can carry."
     )
 
     @classmethod
