@@ -310,23 +310,18 @@ def test_cli_demo_prepares_once(cli: Cli) -> None:
         "SELECT status FROM events WHERE id = ?", uuid.UUID(event_id).hex
     )
     assert statuses == [("on_sale",)]
-
-
-def test_cli_demo_prints_client_credentials(cli: Cli) -> None:
-    first = succeeded(cli.run("demo", "--no-serve"))
-    second = succeeded(cli.run("demo", "--no-serve"))
-
+    # Each run prints a new secret for the demo client; only a hash is stored.
     pattern = re.compile(r"curl -s -u (seatline-demo):(\S+) -d grant_type")
-    first_match = pattern.search(first)
-    second_match = pattern.search(second)
-    assert first_match, first
-    assert second_match, second
-    # Each run replaces the secret: the old one is not stored anywhere.
-    assert first_match.group(2) != second_match.group(2)
+    first_credentials = pattern.search(first)
+    second_credentials = pattern.search(second)
+    assert first_credentials, first
+    assert second_credentials, second
+    assert first_credentials.group(2) != second_credentials.group(2)
     stored = cli.query(
         "SELECT secret_hash FROM oauth_clients WHERE client_id = 'seatline-demo'"
     )
-    assert stored == [(hashlib.sha256(second_match.group(2).encode()).hexdigest(),)]
+    secret = second_credentials.group(2).encode()
+    assert stored == [(hashlib.sha256(secret).hexdigest(),)]
 
 
 def test_cli_demo_refused_in_production(cli: Cli) -> None:
@@ -459,20 +454,6 @@ def test_cli_keys_rotate(cli: Cli) -> None:
     published = {key["kid"] for key in after.public_jwks()["keys"]}
     assert {after.token_signing_key.kid, old_kid} <= published
     assert stat.S_IMODE(cli.key_file.stat().st_mode) == 0o600
-
-
-def test_cli_keys_rotate_drops_expired_keys(cli: Cli) -> None:
-    succeeded(cli.run("keys", "generate"))
-    succeeded(cli.run("keys", "rotate"))
-    data = orjson.loads(cli.key_file.read_bytes())
-    # Retired long before any token that it signed could still be valid.
-    data["retired"] = {kid: at - 7200 for kid, at in data["retired"].items()}
-    cli.key_file.write_bytes(orjson.dumps(data))
-
-    stdout = succeeded(cli.run("keys", "rotate"))
-
-    assert "1 older key(s) still verify, 1 dropped" in stdout
-    assert len(load_key_store(cli.key_file, create=False).token_keys) == 2
 
 
 def test_cli_keys_rotate_without_file(cli: Cli) -> None:
