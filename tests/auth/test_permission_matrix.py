@@ -3,7 +3,7 @@
 The fields are read from the schema, so a new query, mutation or
 subscription fails `test_matrix_covers_every_field` until it has a row here.
 Each mutation row gets a fresh event, hold and order, and the caller expected
-to succeed goes last, so earlier callers cannot change what it sees.
+to succeed goes last, so earlier callers cannot change the state it acts on.
 """
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ async def make_world(services: Services) -> World:
     event = await make_event(services, rows=2, seats_per_row=10)
     seats = seat_ids(event)
     buyer = f"buyer-{secrets.token_hex(4)}"
+
     hold = await holds.hold_seats(
         services,
         buyer,
@@ -142,6 +143,7 @@ async def make_world(services: Services) -> World:
     await block_seats(
         services, event.event.id, seats[2:3], organizer_id=event.organizer_id
     )
+
     subjects = {
         "buyer": buyer,
         "other_buyer": f"buyer-{secrets.token_hex(4)}",
@@ -150,11 +152,13 @@ async def make_world(services: Services) -> World:
         "partner": f"sl-partner-{secrets.token_hex(4)}",
         "admin": f"admin-{secrets.token_hex(4)}",
     }
+
     # make_event picks a new organizer; the draft must be the same one's.
     own_draft = await make_event(
         services, rows=1, seats_per_row=4, status=EventStatus.DRAFT
     )
     await _reassign(services, own_draft, event.organizer_id)
+
     return World(
         event=event,
         draft=own_draft,
