@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import re
 import signal
@@ -19,8 +21,9 @@ import httpx
 import orjson
 import pytest
 
-from seatline.auth.keys import load_key_store
-from seatline.auth.tokens import TokenValidator
+from seatline.auth.keys import KeySource, load_key_store
+from seatline.auth.tokens import Principal
+from seatline.auth.validation import TokenValidator
 from seatline.migrate import head_revision
 from seatline.venues.generate import theatre
 from tests.live import free_port
@@ -80,13 +83,15 @@ class Cli:
         finally:
             connection.close()
 
-    def validator(self) -> TokenValidator:
-        return TokenValidator(
-            load_key_store(self.key_file, create=False),
+    def validate(self, token: str) -> Principal:
+        keys = load_key_store(self.key_file, create=False)
+        validator = TokenValidator(
+            KeySource(self.key_file, keys),
             issuer=DEFAULT_ISSUER,
             audience=DEFAULT_AUDIENCE,
             leeway_seconds=0,
         )
+        return asyncio.run(validator.validate(token))
 
 
 @pytest.fixture
@@ -240,7 +245,7 @@ def test_cli_token_accepted_by_validator(cli: Cli) -> None:
 
     token = stdout.strip()
     assert JWT.match(token), stdout
-    principal = cli.validator().validate(token)
+    principal = cli.validate(token)
     assert principal.subject == "x"
     assert principal.scopes == frozenset({"bookings:write"})
     assert principal.client_id == "seatline-cli"
@@ -263,7 +268,7 @@ def test_cli_token_several_scopes(cli: Cli) -> None:
         )
     )
 
-    principal = cli.validator().validate(stdout.strip())
+    principal = cli.validate(stdout.strip())
     assert principal.subject == "partner-7"
     assert principal.scopes == {"bookings:write", "orders:read", "organizer"}
 
@@ -296,7 +301,7 @@ def test_cli_demo_prepares_once(cli: Cli) -> None:
     assert url == "http://127.0.0.1:8000/graphql"
     assert second_url == "http://127.0.0.1:8123/graphql"
     assert second_event_id == event_id
-    principal = cli.validator().validate(token)
+    principal = cli.validate(token)
     assert principal.subject == "demo-organizer"
     assert {"organizer", "bookings:write"} <= principal.scopes
     assert cli.query("SELECT count(*) FROM events") == [(1,)]
@@ -305,6 +310,157 @@ def test_cli_demo_prepares_once(cli: Cli) -> None:
         "SELECT status FROM events WHERE id = ?", uuid.UUID(event_id).hex
     )
     assert statuses == [("on_sale",)]
+    # Each run prints a new secret for the demo client; only a hash is stored.
+    pattern = re.compile(r"curl -s -u (seatline-demo):(\S+) -d grant_type")
+    first_credentials = pattern.search(first)
+    second_credentials = pattern.search(second)
+    assert first_credentials, first
+    assert second_credentials, second
+    assert first_credentials.group(2) != second_credentials.group(2)
+    stored = cli.query(
+        "SELECT secret_hash FROM oauth_clients WHERE client_id = 'seatline-demo'"
+    )
+    secret = second_credentials.group(2).encode()
+    assert stored == [(hashlib.sha256(secret).hexdigest(),)]
+
+
+def test_cli_demo_refused_in_production(cli: Cli) -> None:
+    env = {**cli.env, "SEATLINE_ENV": "production"}
+    result = subprocess.run(
+        cli.command("demo", "--no-serve"),
+        cwd=cli.directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "development only" in result.stderr
+
+
+# client, account and keys
+
+
+def test_cli_client_create_confidential(migrated: Cli) -> None:
+    stdout = succeeded(
+        migrated.run(
+            "client",
+            "create",
+            "--name",
+            "Partner feed",
+            "--type",
+            "confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "partner:stream events:read",
+        )
+    )
+
+    client_id = re.search(r"client_id: (\S+)", stdout)
+    secret = re.search(r"client_secret: (\S+)", stdout)
+    assert client_id, stdout
+    assert secret, stdout
+    [(client_type, secret_hash, scopes)] = migrated.query(
+        "SELECT client_type, secret_hash, scopes FROM oauth_clients "
+        "WHERE client_id = ?",
+        client_id.group(1),
+    )
+    assert client_type == "confidential"
+    assert secret_hash == hashlib.sha256(secret.group(1).encode()).hexdigest()
+    assert orjson.loads(str(scopes)) == ["events:read", "partner:stream"]
+
+
+def test_cli_client_create_public_has_no_secret(migrated: Cli) -> None:
+    stdout = succeeded(
+        migrated.run(
+            "client",
+            "create",
+            "--name",
+            "Web shop",
+            "--type",
+            "public",
+            "--grant",
+            "authorization_code",
+            "--grant",
+            "refresh_token",
+            "--redirect-uri",
+            "https://shop.example/callback",
+            "--scope",
+            "bookings:write",
+        )
+    )
+
+    assert "client_id: sl-" in stdout
+    assert "client_secret" not in stdout
+
+
+def test_cli_client_create_rejects_http_redirect(migrated: Cli) -> None:
+    result = migrated.run(
+        "client",
+        "create",
+        "--name",
+        "Web shop",
+        "--type",
+        "public",
+        "--grant",
+        "authorization_code",
+        "--redirect-uri",
+        "http://shop.example/callback",
+        "--scope",
+        "bookings:write",
+    )
+
+    assert result.returncode == 2
+    assert "uses http on a host other than loopback" in result.stderr
+    assert migrated.query("SELECT count(*) FROM oauth_clients") == [(0,)]
+
+
+def test_cli_account_create(migrated: Cli) -> None:
+    env = {**migrated.env, "SEATLINE_ACCOUNT_PASSWORD": "organizer password"}
+    result = subprocess.run(
+        migrated.command(
+            "account", "create", "--email", "Org@Example.com", "--scope", "organizer"
+        ),
+        cwd=migrated.directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [(email, scopes)] = migrated.query("SELECT email, scopes FROM buyer_accounts")
+    assert email == "org@example.com"
+    assert orjson.loads(str(scopes)) == ["organizer"]
+    assert "organizer password" not in result.stdout
+
+
+def test_cli_keys_rotate(cli: Cli) -> None:
+    succeeded(cli.run("keys", "generate"))
+    before = load_key_store(cli.key_file, create=False)
+
+    stdout = succeeded(cli.run("keys", "rotate"))
+
+    after = load_key_store(cli.key_file, create=False)
+    old_kid = before.token_signing_key.kid
+    assert after.token_signing_key.kid != old_kid
+    assert [key.kid for key in after.token_keys[1:]] == [old_kid]
+    assert old_kid in after.retired
+    assert "1 older key(s) still verify, 0 dropped" in stdout
+    published = {key["kid"] for key in after.public_jwks()["keys"]}
+    assert {after.token_signing_key.kid, old_kid} <= published
+    assert stat.S_IMODE(cli.key_file.stat().st_mode) == 0o600
+
+
+def test_cli_keys_rotate_without_file(cli: Cli) -> None:
+    result = cli.run("keys", "rotate")
+
+    assert result.returncode == 1
+    assert "keys generate" in result.stderr
 
 
 # serve

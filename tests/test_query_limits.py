@@ -115,7 +115,7 @@ async def test_normal_queries_pass_limits(api_with: Any, on_sale: EventFixture) 
         body = await api.execute(EVENTS, {"first": 20})
 
         assert "errors" not in body
-        assert on_sale.id in str(body)
+        assert body["data"]["events"]["edges"]
         assert statements() > 0
 
 

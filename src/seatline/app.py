@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import orjson
 from cross_web import AsyncHTTPRequestAdapter
 from starlette.applications import Starlette
@@ -27,9 +28,12 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from seatline import db, graphiql
-from seatline.auth.keys import KeyStore, load_key_store
+from seatline.auth import routes as oauth_routes
+from seatline.auth.keys import KeySource, load_key_store
 from seatline.auth.middleware import PRINCIPAL_SCOPE_KEY, BearerTokenMiddleware
-from seatline.auth.tokens import InvalidToken, TokenValidator
+from seatline.auth.server import SeatlineAuthorizationServer
+from seatline.auth.tokens import InvalidToken
+from seatline.auth.validation import TokenValidator
 from seatline.body_limit import BodyLimitMiddleware
 from seatline.booking.clock import Clock
 from seatline.booking.errors import NotFound
@@ -157,7 +161,7 @@ class GraphQLApp(GraphQL[Context, None]):
         token = _token_from_params(context.connection_params or {})
         if token is not None:
             try:
-                context.principal = self.validator.validate(token)
+                context.principal = await self.validator.validate(token)
             except InvalidToken as error:
                 logger.info("rejected websocket token", extra={"reason": str(error)})
                 raise ConnectionRejectionError({"reason": str(error)}) from None
@@ -187,6 +191,7 @@ def create_app(
     _configure_logging(settings)
     development = settings.env is Environment.DEVELOPMENT
     keys = load_key_store(settings.key_file, create=development)
+    key_source = KeySource(settings.key_file, keys)
     engine = db.create_engine(settings)
     supervisor = BroadcastSupervisor(settings.redis_url)
     services = build_services(
@@ -197,12 +202,12 @@ def create_app(
         clock=clock,
         payments=payments,
     )
-    validator = TokenValidator(
-        keys,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
+    # Fetches discovery documents and JWKS of trusted external issuers.
+    issuer_http = httpx.AsyncClient(
+        timeout=settings.issuer_fetch_timeout_seconds, follow_redirects=False
     )
+    validator = TokenValidator.from_settings(settings, key_source, issuer_http)
+    oauth_server = SeatlineAuthorizationServer(services, key_source)
     fanout = FanOut(
         lambda: supervisor.broadcast,
         _version_reader(services),
@@ -263,6 +268,8 @@ def create_app(
             await topics.close()
             await supervisor.stop()
             await checks.close()
+            await issuer_http.aclose()
+            await services.limiter.close()
             await engine.dispose()
             metrics.release_pool_capacity(pool_capacity)
             metrics.mark_process_exited()
@@ -272,7 +279,8 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/.well-known/jwks.json", _jwks(keys)),
+            Route("/.well-known/jwks.json", _jwks(key_source)),
+            *oauth_routes.routes(oauth_server),
             Route("/venues/{venue_id}/layout", _layout(services)),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz(lifecycle, checks)),
@@ -282,7 +290,9 @@ def create_app(
         middleware=[
             Middleware(RequestContextMiddleware, lifecycle=lifecycle),
             Middleware(GZipMiddleware, minimum_size=1024),
-            Middleware(BearerTokenMiddleware, validator=validator),
+            Middleware(
+                BearerTokenMiddleware, validator=validator, skip_prefixes=("/oauth/",)
+            ),
             # After the token, because organizers may send larger bodies.
             Middleware(
                 BodyLimitMiddleware,
@@ -296,6 +306,8 @@ def create_app(
     app.state.fanout = fanout
     app.state.supervisor = supervisor
     app.state.keys = keys
+    app.state.key_source = key_source
+    app.state.oauth_server = oauth_server
     app.state.engine = engine
     app.state.lifecycle = lifecycle
     return app
@@ -320,10 +332,9 @@ async def _stop_background(
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _jwks(keys: KeyStore) -> Any:
-    body = keys.public_jwks()
-
+def _jwks(keys: KeySource) -> Any:
     async def endpoint(request: Request) -> Response:
+        body = keys.current().public_jwks()
         return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
 
     return endpoint

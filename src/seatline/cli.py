@@ -1,11 +1,14 @@
-"""Command line: seatline serve | migrate | import-venue | demo | token | keys."""
+"""Command line: seatline serve | migrate | import-venue | demo | token | keys |
+client | account."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -163,7 +166,11 @@ async def _import_venue(
     help="Lifetime in seconds, 60 to 86400.",
 )
 def token(subject: str, scopes: tuple[str, ...], ttl: int) -> None:
-    """Mint an access token signed by the local key, for development."""
+    """Mint an access token signed by the local key, for operators and tests.
+
+    It bypasses the authorization server: clients get tokens from
+    /oauth/token instead.
+    """
     settings = _settings()
     if not settings.key_file.exists():
         click.echo(
@@ -207,18 +214,194 @@ def keys_generate(force: bool) -> None:
     click.echo(f"wrote {settings.key_file}")
 
 
+@keys.command(name="rotate")
+def keys_rotate() -> None:
+    """Sign new tokens with a new key; keep old keys until their tokens expire.
+
+    The old token keys stay published in the JWKS and keep verifying.
+    Keys retired longer ago than the access-token lifetime plus the leeway
+    are dropped. Running servers pick the new key up within seconds.
+    """
+    settings = _settings()
+    if not settings.key_file.exists():
+        raise click.ClickException(
+            f"{settings.key_file} not found; run `seatline keys generate` first"
+        )
+    store = load_key_store(settings.key_file, create=False)
+    keep = settings.access_token_lifetime_seconds + settings.jwt_leeway_seconds
+    rotated = store.rotate().prune(keep)
+    write_key_store(settings.key_file, rotated)
+    dropped = len(store.token_keys) + 1 - len(rotated.token_keys)
+    click.echo(
+        f"new signing key {rotated.token_signing_key.kid}; "
+        f"{len(rotated.token_keys) - 1} older key(s) still verify, {dropped} dropped"
+    )
+
+
+@main.group()
+def client() -> None:
+    """Manage OAuth2 clients."""
+
+
+@client.command(name="create")
+@click.option("--name", required=True, help="Name shown on the sign-in page.")
+@click.option(
+    "--type",
+    "client_type",
+    type=click.Choice(["public", "confidential"]),
+    required=True,
+    help="public: browser or mobile app without a secret; confidential: "
+    "a server that keeps a secret.",
+)
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    required=True,
+    type=click.Choice(["authorization_code", "client_credentials", "refresh_token"]),
+    help="Allowed grant type; repeat for several.",
+)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Exact redirect URI for authorization_code; repeat for several.",
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="Most a token of this client may carry; repeat or separate with spaces.",
+)
+def client_create(
+    name: str,
+    client_type: str,
+    grants: tuple[str, ...],
+    redirect_uris: tuple[str, ...],
+    scopes: tuple[str, ...],
+) -> None:
+    """Register a client and print its id (and secret, shown only now)."""
+    from seatline.auth.clients import ClientRequest
+    from seatline.booking.errors import InvalidInput
+    from seatline.models import ClientType
+
+    request = ClientRequest(
+        name=name,
+        client_type=ClientType(client_type),
+        grant_types=list(grants),
+        redirect_uris=list(redirect_uris),
+        scopes=[scope for given in scopes for scope in given.split()],
+    )
+    try:
+        created = asyncio.run(_create_client(_settings(), request))
+    except InvalidInput as error:
+        raise click.BadParameter(error.message, param_hint=error.field) from None
+    except migrate.NotMigrated as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"client_id: {created.client.client_id}")
+    if created.secret is not None:
+        click.echo(f"client_secret: {created.secret}")
+        click.echo("Store the secret now: it is not shown again.", err=True)
+
+
+async def _create_client(settings: Settings, request: Any) -> Any:
+    from seatline.auth.clients import create_client
+
+    async with _services(settings) as services:
+        return await create_client(services, request, created_by="cli")
+
+
+@main.group()
+def account() -> None:
+    """Manage buyer, organizer and admin accounts."""
+
+
+@account.command(name="create")
+@click.option("--email", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="SEATLINE_ACCOUNT_PASSWORD",
+    help="Prompted for when not given (or set SEATLINE_ACCOUNT_PASSWORD).",
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="Scope the account may grant; repeat or separate with spaces. "
+    "Default: the buyer scopes.",
+)
+def account_create(email: str, password: str, scopes: tuple[str, ...]) -> None:
+    """Create an account, for example an organizer or an administrator."""
+    from seatline.auth.tokens import BUYER_SCOPES
+    from seatline.booking.errors import BookingError
+
+    flat = [scope for given in scopes for scope in given.split()]
+    chosen = tuple(flat) if flat else tuple(BUYER_SCOPES)
+    try:
+        created = asyncio.run(_create_account(_settings(), email, password, chosen))
+    except BookingError as error:
+        raise click.BadParameter(error.message, param_hint=error.field) from None
+    except migrate.NotMigrated as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"account {created.subject} ({created.email}): {' '.join(chosen)}")
+
+
+async def _create_account(
+    settings: Settings, email: str, password: str, scopes: tuple[str, ...]
+) -> Any:
+    from seatline.auth.accounts import register_account
+
+    async with _services(settings) as services:
+        return await register_account(
+            services, email, password, address="cli", scopes=scopes
+        )
+
+
+@contextlib.asynccontextmanager
+async def _services(settings: Settings) -> AsyncIterator[Any]:
+    from broadcaster import Broadcast
+
+    from seatline.runtime import build_services
+
+    engine = db.create_engine(settings)
+    try:
+        await migrate.ensure_migrated(engine)
+        keys = load_key_store(
+            settings.key_file, create=settings.env is Environment.DEVELOPMENT
+        )
+        # Memory rate limits: the CLI is an operator tool, not throttled.
+        yield build_services(
+            settings.model_copy(update={"redis_url": "memory://"}),
+            engine,
+            Broadcast("memory://"),
+            keys,
+        )
+    finally:
+        await engine.dispose()
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Prepare the demo data and exit.")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    """Create a SQLite demo (venue, on-sale event, token) and serve it."""
+    """Create a SQLite demo (venue, on-sale event, OAuth client) and serve it."""
     from seatline.demo import prepare_demo
 
     settings = _settings()
+    if settings.env is not Environment.DEVELOPMENT:
+        raise click.ClickException(
+            "the demo seeds a client with a printed secret; run it with "
+            "SEATLINE_ENV=development only"
+        )
     migrate.upgrade(settings.database_url)
     result = asyncio.run(prepare_demo(settings))
     keys = load_key_store(settings.key_file, create=True)
+    # A development shortcut: real clients get tokens from /oauth/token.
     minted = mint_token(
         keys,
         subject=result.organizer_id,
@@ -227,13 +410,18 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         audience=settings.jwt_audience,
         lifetime_seconds=int(timedelta(hours=12).total_seconds()),
     )
+    base = f"http://{host}:{port}"
     click.echo(
         f"\nseatline demo: event {result.event_id} "
         f"({result.seat_count} seats) is on sale.\n"
-        f"GraphiQL: http://{host}:{port}/graphql\n"
-        f"GraphiQL signed in: http://{host}:{port}/graphql#token={minted}\n"
+        f"GraphiQL: {base}/graphql\n"
+        f"GraphiQL signed in as the organizer: {base}/graphql#token={minted}\n"
         "Or paste this into GraphiQL's headers tab:\n"
         f'{{"Authorization": "Bearer {minted}"}}\n'
+        "\nOAuth2 client credentials of the demo client (development only; "
+        "a new secret on every run):\n"
+        f"curl -s -u {result.client_id}:{result.client_secret} "
+        f"-d grant_type=client_credentials {base}/oauth/token\n"
     )
     sys.stdout.flush()
     if no_serve:

@@ -6,13 +6,60 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from limits import parse
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Signature algorithms accepted on access tokens. Symmetric (HS*) and "none"
+# are never accepted: a verifier that holds only public keys cannot tell an
+# HMAC forged with a public key from a real one.
+ALLOWED_ALGORITHMS = (
+    "ES256",
+    "ES384",
+    "ES512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "EdDSA",
+)
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class TrustedIssuer(BaseModel):
+    """An external OpenID Connect issuer whose access tokens are accepted."""
+
+    # The exact "iss" value; discovery is read from
+    # <issuer>/.well-known/openid-configuration.
+    issuer: str = Field(min_length=1, max_length=500)
+    audience: str = Field(min_length=1, max_length=500)
+    # Claim that carries the granted scopes, as a space-separated string or a
+    # list ("scope" for Keycloak and Auth0, "scp" for Entra ID).
+    scope_claim: str = "scope"
+    # Prepended to "sub", so a subject of this issuer can never own what a
+    # local buyer or another issuer's subject owns. Defaults to "<issuer>|".
+    subject_prefix: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+
+    @field_validator("algorithms")
+    @classmethod
+    def _only_asymmetric(cls, value: list[str]) -> list[str]:
+        rejected = sorted(set(value) - set(ALLOWED_ALGORITHMS))
+        if rejected:
+            raise ValueError(
+                f"algorithms {rejected} are not allowed; use {list(ALLOWED_ALGORITHMS)}"
+            )
+        return value
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.issuer}|" if self.subject_prefix is None else self.subject_prefix
 
 
 class Settings(BaseSettings):
@@ -58,6 +105,36 @@ class Settings(BaseSettings):
     jwt_audience: str = "seatline-api"
     # Accepted difference between our clock and a token issuer's, in seconds.
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Lifetime of access tokens issued by the built-in authorization server.
+    access_token_lifetime_seconds: int = Field(default=600, ge=60, le=86400)
+    refresh_token_lifetime_seconds: int = Field(
+        default=30 * 86400, ge=3600, le=365 * 86400
+    )
+    authorization_code_lifetime_seconds: int = Field(default=120, ge=10, le=600)
+    # Base URL that browsers and clients use to reach this server, such as
+    # https://tickets.example.com; endpoint URLs in the server metadata are
+    # built from it. Unset, they are built from each request's own URL.
+    public_url: str | None = None
+    # External OpenID Connect issuers, as a JSON list of objects with
+    # issuer, audience and optionally scope_claim, subject_prefix, algorithms.
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    # Discovery documents and JWKS of trusted issuers are cached this long.
+    issuer_cache_seconds: float = Field(default=300, ge=1, le=86400)
+    # A token with an unknown kid refetches the issuer's JWKS at most this
+    # often, so a flood of made-up kids cannot flood the issuer.
+    issuer_refetch_interval_seconds: float = Field(default=30, ge=0, le=3600)
+    issuer_fetch_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    # Without a token, events and seat maps are public. Set to false to
+    # require the events:read scope for them.
+    public_event_reads: bool = True
+
+    # Failed sign-ins allowed per account and per client address, and
+    # registrations per address, in the `limits` notation ("5/15minutes").
+    signin_account_limit: str = "5/15minutes"
+    signin_address_limit: str = "30/15minutes"
+    registration_address_limit: str = "20/hour"
+    # Prefix of rate-limit keys in Redis, so deployments can share one.
+    rate_limit_prefix: str = "seatline"
 
     sweeper_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     sweeper_batch_size: int = Field(default=200, ge=1, le=10000)
@@ -102,6 +179,14 @@ class Settings(BaseSettings):
     # New websockets per second and process; more are turned away with 429.
     live_max_new_sockets_per_second: float = Field(default=200, gt=0, le=100_000)
     live_max_operations_per_socket: int = Field(default=20, ge=1, le=1000)
+
+    @field_validator(
+        "signin_account_limit", "signin_address_limit", "registration_address_limit"
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse(value)
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,7 +1,8 @@
-"""Demo data: a generated theatre and an event that is on sale now."""
+"""Demo data: a generated theatre, an event on sale now, and an OAuth client."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,17 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline import db
+from seatline.auth.clients import hash_secret
 from seatline.auth.keys import load_key_store
 from seatline.booking.events import EventDraft, change_event_status, create_event
 from seatline.booking.services import Services
 from seatline.booking.venue_import import import_plan
 from seatline.config import Settings
-from seatline.models import Event, EventStatus, Venue
+from seatline.models import ClientType, Event, EventStatus, OAuthClient, Venue
 from seatline.runtime import build_services
 from seatline.venues.generate import theatre
 
 DEMO_ORGANIZER = "demo-organizer"
 DEMO_EVENT_NAME = "Opening night (demo)"
+DEMO_CLIENT_ID = "seatline-demo"
+DEMO_CLIENT_SCOPES = ["bookings:write", "events:read", "orders:read", "partner:stream"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class DemoResult:
     event_id: str
     seat_count: int
     organizer_id: str
+    client_id: str
+    # A new secret on every run: only its hash is stored.
+    client_secret: str
 
 
 async def prepare_demo(settings: Settings) -> DemoResult:
@@ -50,7 +57,10 @@ async def prepare_demo(settings: Settings) -> DemoResult:
             event = await _create_demo_event(services)
         async with services.sessions() as session:
             seat_count = await _seat_count(session, event)
-        return DemoResult(str(event.id), seat_count, DEMO_ORGANIZER)
+        secret = await _reset_demo_client(services)
+        return DemoResult(
+            str(event.id), seat_count, DEMO_ORGANIZER, DEMO_CLIENT_ID, secret
+        )
     finally:
         await engine.dispose()
 
@@ -84,3 +94,24 @@ async def _seat_count(session: AsyncSession, event: Event) -> int:
     venue = await session.get(Venue, event.venue_id)
     assert venue is not None
     return venue.seat_count
+
+
+async def _reset_demo_client(services: Services) -> str:
+    """Create the demo's confidential client, or give it a new secret."""
+    secret = secrets.token_urlsafe(32)
+    async with services.transaction() as session:
+        client = await session.get(OAuthClient, DEMO_CLIENT_ID)
+        if client is None:
+            client = OAuthClient(
+                client_id=DEMO_CLIENT_ID,
+                name="seatline demo",
+                client_type=ClientType.CONFIDENTIAL,
+                grant_types=["client_credentials"],
+                redirect_uris=[],
+                scopes=DEMO_CLIENT_SCOPES,
+                created_by="demo",
+                created_at=services.clock.now(),
+            )
+            session.add(client)
+        client.secret_hash = hash_secret(secret)
+    return secret

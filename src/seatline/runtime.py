@@ -14,6 +14,7 @@ from seatline.booking.payments import PaymentProvider, SandboxProvider
 from seatline.booking.services import Services
 from seatline.booking.tickets import TicketSigner
 from seatline.config import Settings
+from seatline.ratelimit import RateLimiter
 from seatline.subscriptions.publisher import SeatChangePublisher
 
 
@@ -33,4 +34,5 @@ def build_services(
         publisher=SeatChangePublisher(broadcast),
         payments=payments or SandboxProvider(),
         tickets=TicketSigner(keys),
+        limiter=RateLimiter(settings.redis_url, prefix=settings.rate_limit_prefix),
     )

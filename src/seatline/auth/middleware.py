@@ -7,7 +7,8 @@ import logging
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from seatline.auth.tokens import InvalidToken, TokenValidator
+from seatline.auth.tokens import InvalidToken
+from seatline.auth.validation import TokenValidator
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +23,20 @@ class BearerTokenMiddleware:
     resolver runs.
     """
 
-    def __init__(self, app: ASGIApp, validator: TokenValidator) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        validator: TokenValidator,
+        skip_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.validator = validator
+        # Paths whose Authorization header is not a bearer token, such as the
+        # OAuth endpoints, where clients authenticate with HTTP Basic.
+        self.skip_prefixes = skip_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.skip_prefixes):
             await self.app(scope, receive, send)
             return
 
@@ -42,7 +51,7 @@ class BearerTokenMiddleware:
             await _reject(send, "the Authorization header must be 'Bearer <token>'")
             return
         try:
-            scope[PRINCIPAL_SCOPE_KEY] = self.validator.validate(token.strip())
+            scope[PRINCIPAL_SCOPE_KEY] = await self.validator.validate(token.strip())
         except InvalidToken as error:
             logger.info("rejected bearer token", extra={"reason": str(error)})
             await _reject(send, str(error))

@@ -1,4 +1,9 @@
-"""Strawberry permission classes for scopes."""
+"""Strawberry permission classes for scopes.
+
+Every root field names one of these, so what a field needs can be read in
+the schema module. Scopes open fields; ownership of holds, orders and events
+is checked by the domain services against the token's subject.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,25 @@ def _principal(info: Any) -> Principal:
     if principal is None:
         raise unauthenticated()
     return principal
+
+
+class Anyone(BasePermission):
+    """Open to anonymous callers too, such as registration."""
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return True
+
+
+class CanReadEvents(BasePermission):
+    """Public unless SEATLINE_PUBLIC_EVENT_READS=false; then events:read."""
+
+    message = "the events:read scope is required"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        if info.context.services.settings.public_event_reads:
+            return True
+        return _principal(info).has(Scope.EVENTS_READ)
 
 
 class Authenticated(BasePermission):
@@ -56,3 +80,20 @@ class IsOrganizer(BasePermission):
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         return _principal(info).has(Scope.ORGANIZER)
+
+
+class CanWatchSales(BasePermission):
+    message = "the organizer or partner:stream scope is required"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal = _principal(info)
+        return principal.has(Scope.ORGANIZER) or principal.has(Scope.PARTNER_STREAM)
+
+
+class IsAdmin(BasePermission):
+    message = "the admin scope is required"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return _principal(info).has(Scope.ADMIN)

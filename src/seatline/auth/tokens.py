@@ -1,4 +1,4 @@
-"""Access tokens: JWTs minted for local use and validated on every request."""
+"""Access tokens: scopes, the caller, and JWTs signed by the local keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -20,7 +21,12 @@ class Scope(StrEnum):
     ORDERS_READ = "orders:read"
     ORGANIZER = "organizer"
     PARTNER_STREAM = "partner:stream"
+    CHECKIN = "checkin"
     ADMIN = "admin"
+
+
+# Default scopes of a new buyer account; operators can grant more.
+BUYER_SCOPES = (Scope.EVENTS_READ, Scope.BOOKINGS_WRITE, Scope.ORDERS_READ)
 
 
 KNOWN_SCOPES = frozenset(scope.value for scope in Scope)
@@ -56,8 +62,9 @@ def mint_token(
     audience: str,
     lifetime_seconds: int = 3600,
     client_id: str = "seatline-cli",
+    not_before: int | None = None,
 ) -> str:
-    """Sign an access token in the RFC 9068 JWT profile."""
+    """Sign an access token in the RFC 9068 JWT profile with the signing key."""
     unknown = sorted(set(scopes) - KNOWN_SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes {unknown}; known: {sorted(KNOWN_SCOPES)}")
@@ -74,63 +81,33 @@ def mint_token(
         "client_id": client_id,
         "scope": " ".join(scopes),
         "iat": now,
-        "nbf": now,
+        "nbf": now if not_before is None else not_before,
         "exp": now + lifetime_seconds,
         "jti": secrets.token_urlsafe(16),
     }
     return jwt.encode(header, claims, key, algorithms=[ALGORITHM], default_type=None)
 
 
-class TokenValidator:
-    """Validate bearer tokens signed by keys in the local key store."""
+def decode_local_token(
+    keys: KeyStore, token: str, *, issuer: str, audience: str, leeway_seconds: int
+) -> dict[str, Any]:
+    """Verify a token signed by a local key; return its claims.
 
-    def __init__(
-        self, keys: KeyStore, *, issuer: str, audience: str, leeway_seconds: int
-    ) -> None:
-        self._keys = keys
-        self._claims = JWTClaimsRegistry(
-            leeway=leeway_seconds,
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": audience},
-            sub={"essential": True},
-            exp={"essential": True},
-        )
-
-    def validate(self, token: str) -> Principal:
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidToken("bearer token is too long")
-
-        try:
-            decoded = jwt.decode(
-                token, self._keys.token_key_set(), algorithms=[ALGORITHM]
-            )
-            self._claims.validate(decoded.claims)
-        except (JoseError, ValueError) as error:
-            raise InvalidToken(
-                f"invalid bearer token: {error.__class__.__name__}"
-            ) from None
-
-        if not decoded.header.get("kid"):
-            raise InvalidToken("invalid bearer token: kid is missing")
-        if decoded.header.get("typ") not in ("at+jwt", "application/at+jwt"):
-            raise InvalidToken("invalid bearer token: typ must be at+jwt")
-        return _principal(decoded.claims)
-
-
-def _principal(claims: dict[str, object]) -> Principal:
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
-        raise InvalidToken("invalid bearer token: sub")
-
-    scope = claims.get("scope", "")
-    if not isinstance(scope, str):
-        raise InvalidToken("invalid bearer token: scope must be a string")
-
-    client_id = claims.get("client_id")
-    expires_at = claims.get("exp")
-    return Principal(
-        subject=subject,
-        scopes=frozenset(scope.split()),
-        client_id=client_id if isinstance(client_id, str) else None,
-        expires_at=float(expires_at) if isinstance(expires_at, int | float) else None,
+    For the authorization server's own endpoints (introspection, revocation);
+    API requests go through `seatline.auth.validation.TokenValidator`.
+    """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("bearer token is too long")
+    registry = JWTClaimsRegistry(
+        leeway=leeway_seconds,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        jti={"essential": True},
     )
+    try:
+        decoded = jwt.decode(token, keys.token_key_set(), algorithms=[ALGORITHM])
+        registry.validate(decoded.claims)
+    except (JoseError, ValueError) as error:
+        raise InvalidToken(f"invalid token: {error.__class__.__name__}") from None
+    return dict(decoded.claims)

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from seatline.auth.store import purge_expired_grants
 from seatline.booking.errors import Busy
 from seatline.booking.idempotency import purge_expired_records
 from seatline.booking.seats import bump_version, claim_seats, seat_refs
@@ -187,6 +188,7 @@ async def run_sweeper(services: Services, stop: asyncio.Event) -> None:
         try:
             result = await sweep(services)
             await purge_expired_records(services)
+            await purge_expired_grants(services)
         except Busy:
             outcomes.sweeper_round("busy")
             logger.info("sweeper found locked rows; retrying next round")

@@ -18,6 +18,7 @@ from seatline.booking.payments import PaymentProvider
 from seatline.booking.tickets import TicketSigner
 from seatline.config import Settings
 from seatline.models import Order
+from seatline.ratelimit import RateLimiter
 from seatline.subscriptions.publisher import (
     OrderChange,
     SeatChangeBatch,
@@ -39,6 +40,7 @@ class Services:
     tickets: TicketSigner
     geometry: GeometryCache = field(default_factory=GeometryCache)
     availability: AvailabilityCache = field(default_factory=AvailabilityCache)
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter("memory://"))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

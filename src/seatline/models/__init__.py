@@ -11,6 +11,14 @@ from seatline.models.event import (
 )
 from seatline.models.hold import Hold, HoldSeat, HoldStatus
 from seatline.models.idempotency import IdempotencyRecord
+from seatline.models.oauth import (
+    AuthorizationCode,
+    BuyerAccount,
+    ClientType,
+    OAuthClient,
+    RefreshToken,
+    RevokedAccessToken,
+)
 from seatline.models.order import (
     Order,
     OrderItem,
@@ -22,8 +30,11 @@ from seatline.models.order import (
 from seatline.models.venue import Category, Seat, Section, Venue
 
 __all__ = [
+    "AuthorizationCode",
     "Base",
+    "BuyerAccount",
     "Category",
+    "ClientType",
     "Event",
     "EventBuyer",
     "EventPrice",
@@ -33,11 +44,14 @@ __all__ = [
     "HoldSeat",
     "HoldStatus",
     "IdempotencyRecord",
+    "OAuthClient",
     "Order",
     "OrderItem",
     "OrderStatus",
     "Payment",
     "PaymentStatus",
+    "RefreshToken",
+    "RevokedAccessToken",
     "Seat",
     "SeatStatus",
     "Section",

@@ -18,12 +18,21 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from seatline.auth.permissions import CanBook, CanReadOrders, IsOrganizer
+from seatline.auth.permissions import (
+    Anyone,
+    CanBook,
+    CanReadEvents,
+    CanReadOrders,
+    CanWatchSales,
+    IsAdmin,
+    IsOrganizer,
+)
 from seatline.booking.errors import BookingError, ErrorCode
 from seatline.observability.graphql import OperationMetrics
 from seatline.resolvers import bookings as booking_resolvers
 from seatline.resolvers import events as event_resolvers
 from seatline.resolvers import live as live_resolvers
+from seatline.resolvers import oauth as oauth_resolvers
 from seatline.schema.errors import (
     BusyError,
     HoldExpiredError,
@@ -54,9 +63,12 @@ logger = logging.getLogger(__name__)
 class Query:
     events: EventConnection = strawberry.field(
         resolver=event_resolvers.events,
+        permission_classes=[CanReadEvents],
         description="Events by start time, drafts excluded.",
     )
-    event: Event | None = strawberry.field(resolver=event_resolvers.event)
+    event: Event | None = strawberry.field(
+        resolver=event_resolvers.event, permission_classes=[CanReadEvents]
+    )
     hold: Hold | None = strawberry.field(
         resolver=booking_resolvers.hold,
         permission_classes=[CanReadOrders],
@@ -71,6 +83,18 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    register_buyer = strawberry.mutation(
+        resolver=oauth_resolvers.register_buyer,
+        permission_classes=[Anyone],
+        description="Create a buyer account that signs in at /oauth/authorize.",
+    )
+    create_oauth_client = strawberry.mutation(
+        resolver=oauth_resolvers.create_oauth_client,
+        name="createOAuthClient",
+        permission_classes=[IsAdmin],
+        description="Register an OAuth2 client; a confidential client's secret "
+        "is returned once.",
+    )
     import_venue = strawberry.mutation(
         resolver=event_resolvers.import_venue,
         permission_classes=[IsOrganizer],
@@ -135,6 +159,7 @@ class Mutation:
 class Subscription:
     seat_map_updates = strawberry.subscription(
         resolver=live_resolvers.seat_map_updates,
+        permission_classes=[CanReadEvents],
         description="A live seat map: a snapshot (or the changes since "
         "sinceVersion), then deltas in version order, heartbeats when idle.",
     )
@@ -145,6 +170,7 @@ class Subscription:
     )
     event_sales_updates = strawberry.subscription(
         resolver=live_resolvers.event_sales_updates,
+        permission_classes=[CanWatchSales],
         description="Seat counts per category of an event, for its organizer "
         "and for partners with the partner:stream scope.",
     )
