@@ -43,6 +43,21 @@ async def new_refresh_token(
     return token
 
 
+async def new_code(services: Services, client_id: str) -> str:
+    code = secrets.token_urlsafe(32)
+    await store.save_authorization_code(
+        services,
+        code,
+        client_id=client_id,
+        subject="buyer",
+        redirect_uri="https://app.example/callback",
+        scope="orders:read",
+        code_challenge="x" * 43,
+        code_challenge_method="S256",
+    )
+    return code
+
+
 async def test_refresh_token_spent_once(services: Services) -> None:
     client_id = await new_client(services)
     token = await new_refresh_token(services, client_id, uuid.uuid4())
@@ -69,17 +84,7 @@ async def test_reuse_revokes_family(services: Services) -> None:
 
 async def test_authorization_code_reuse_revokes_family(services: Services) -> None:
     client_id = await new_client(services)
-    code = secrets.token_urlsafe(32)
-    await store.save_authorization_code(
-        services,
-        code,
-        client_id=client_id,
-        subject="buyer",
-        redirect_uri="https://app.example/callback",
-        scope="orders:read",
-        code_challenge="x" * 43,
-        code_challenge_method="S256",
-    )
+    code = await new_code(services, client_id)
     record = await store.find_authorization_code(services, code, client_id)
     assert record is not None
     issued = await new_refresh_token(services, client_id, record.family_id)
@@ -92,17 +97,7 @@ async def test_authorization_code_reuse_revokes_family(services: Services) -> No
 async def test_code_of_other_client_not_found(services: Services) -> None:
     client_id = await new_client(services)
     other = await new_client(services)
-    code = secrets.token_urlsafe(32)
-    await store.save_authorization_code(
-        services,
-        code,
-        client_id=client_id,
-        subject="buyer",
-        redirect_uri="https://app.example/callback",
-        scope="orders:read",
-        code_challenge="x" * 43,
-        code_challenge_method="S256",
-    )
+    code = await new_code(services, client_id)
 
     assert await store.find_authorization_code(services, code, other) is None
     assert await store.find_authorization_code(services, code, client_id) is not None
