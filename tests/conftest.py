@@ -38,6 +38,7 @@ from seatline.config import Settings
 from seatline.models import Event, EventStatus, Venue
 from seatline.runtime import build_services
 from seatline.venues.generate import theatre
+from tests.live import UNLIMITED_RATES
 
 POSTGRES_URL = os.environ.get(
     "SEATLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -187,6 +188,7 @@ def settings_for(
         "jwt_issuer": ISSUER,
         "jwt_audience": AUDIENCE,
         "db_pool_size": 20,
+        **UNLIMITED_RATES,
     }
     values.update(overrides)
     return Settings(**values)

@@ -23,6 +23,20 @@ def free_port() -> int:
         return port
 
 
+# Tests send many requests from one address in a few seconds; the rate
+# limits' own tests set real limits.
+UNLIMITED_RATES = {
+    f"rate_limit_{name}": "1000000/minute"
+    for name in (
+        "per_address",
+        "per_subject",
+        "per_client",
+        "bookings_per_subject",
+        "bookings_per_address",
+    )
+}
+
+
 @dataclass(frozen=True)
 class LiveServer:
     url: str
@@ -74,6 +88,9 @@ async def live_server_process(
         "SEATLINE_KEY_FILE": str(key_file),
         "SEATLINE_JWT_ISSUER": issuer,
         "SEATLINE_JWT_AUDIENCE": audience,
+        **{
+            f"SEATLINE_{name.upper()}": value for name, value in UNLIMITED_RATES.items()
+        },
         **(extra_env or {}),
     }
     command = [

@@ -56,6 +56,7 @@ from seatline.persisted_queries import (
 from seatline.runtime import build_services
 from seatline.schema.context import Context
 from seatline.schema.limits import QueryLimits
+from seatline.schema.rate_limits import RatePolicy
 from seatline.schema.root import build_schema
 from seatline.subscriptions.fanout import FanOut, TopicFeeds
 from seatline.subscriptions.supervisor import BroadcastSupervisor
@@ -83,6 +84,7 @@ class GraphQLApp(GraphQL[Context, None]):
             build_schema(
                 query_limits(settings),
                 production=settings.env is Environment.PRODUCTION,
+                rates=rate_policy(settings),
             ),
             subscription_protocols=protocols,
             max_subscriptions_per_connection=settings.live_max_operations_per_socket,
@@ -520,4 +522,16 @@ def query_limits(settings: Settings) -> QueryLimits:
         max_cost_anonymous=settings.graphql_max_cost_anonymous,
         max_cost_authenticated=settings.graphql_max_cost_authenticated,
         max_page_size=settings.max_page_size,
+    )
+
+
+def rate_policy(settings: Settings) -> RatePolicy | None:
+    if not settings.rate_limits_enabled:
+        return None
+    return RatePolicy(
+        per_address=settings.rate_limit_per_address,
+        per_subject=settings.rate_limit_per_subject,
+        per_client=settings.rate_limit_per_client,
+        bookings_per_subject=settings.rate_limit_bookings_per_subject,
+        bookings_per_address=settings.rate_limit_bookings_per_address,
     )

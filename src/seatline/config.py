@@ -160,6 +160,15 @@ class Settings(BaseSettings):
     persisted_queries_file: Path | None = None
     automatic_persisted_queries: int = Field(default=1000, ge=0, le=100_000)
     anonymous_registered_only: bool = False
+    # Rate limits in the `limits` notation ("600/minute"). Every operation
+    # counts against its address, subject and client; holdSeats, checkout
+    # and payOrder also against the booking limits.
+    rate_limits_enabled: bool = True
+    rate_limit_per_address: str = "600/minute"
+    rate_limit_per_subject: str = "300/minute"
+    rate_limit_per_client: str = "6000/minute"
+    rate_limit_bookings_per_subject: str = "30/minute"
+    rate_limit_bookings_per_address: str = "300/minute"
     # Request bodies; organizers and admins import seating plans of a few MB.
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     max_body_bytes_organizer: int = Field(default=16 << 20, ge=1024, le=1 << 30)

@@ -54,6 +54,12 @@ from seatline.schema.limits import (
     QueryLimitsExtension,
     add_token_limit_code,
 )
+from seatline.schema.rate_limits import (
+    RateLimited,
+    RateLimitExtension,
+    RatePolicy,
+    add_rate_limit_code,
+)
 from seatline.schema.types import Event, EventConnection, Hold, Order
 
 logger = logging.getLogger(__name__)
@@ -181,7 +187,9 @@ BUSY_MESSAGE = "the server is busy; retry in a moment"
 
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None or isinstance(original, BookingError | PoolTimeout):
+    if original is None or isinstance(
+        original, BookingError | PoolTimeout | RateLimited
+    ):
         return True
     # Errors raised as GraphQL errors on purpose (permissions) carry a code.
     return isinstance(original, GraphQLError) and bool(
@@ -239,7 +247,9 @@ class Schema(strawberry.Schema):
         execution_context: ExecutionContext | None = None,
     ) -> None:
         for error in errors:
+            # Both are raised before execution, outside the extensions' hooks.
             add_token_limit_code(error)
+            add_rate_limit_code(error)
             if _is_expected(error):
                 continue
             operation = execution_context.operation_name if execution_context else None
@@ -251,10 +261,15 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(
-    limits: QueryLimits | None = None, *, production: bool = False
+    limits: QueryLimits | None = None,
+    *,
+    production: bool = False,
+    rates: RatePolicy | None = None,
 ) -> Schema:
     """Build the schema; production hides introspection and field suggestions."""
     limits = limits or QueryLimits()
+    # Parsed once, so that a malformed limit fails at startup.
+    rate_items = rates.items() if rates is not None else {}
     if production:
         limits = dataclasses.replace(limits, introspection=False)
     return Schema(
@@ -283,6 +298,7 @@ def build_schema(
             OperationMetrics,
             # Before parsing and validation, which apply what it sets.
             lambda: QueryLimitsExtension(limits),
+            *([lambda: RateLimitExtension(rate_items)] if rate_items else []),
             # Parsing and validating a document cost milliseconds per request;
             # clients send the same few documents over and over.
             lambda: ParserCache(maxsize=512),

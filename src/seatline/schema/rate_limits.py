@@ -1,0 +1,151 @@
+"""Rate limits per client address, token subject and OAuth client.
+
+Every GraphQL operation counts once against the caller's address, and with
+a token also against its subject and its client. Operations that book
+(`holdSeats`, `checkout`, `payOrder`) count against stricter limits too.
+The counters live in `services.limiter` (Redis when configured, so all
+processes share them). The `limits` library offers window strategies, not
+token buckets. Its moving window, used here, has a token bucket's effect:
+a burst up to the limit, then a steady rate.
+
+Over a limit, the operation does not execute: it fails with the code
+RATE_LIMITED, and an HTTP response gets status 429 and Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from limits import RateLimitItem, parse
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+
+logger = logging.getLogger(__name__)
+
+BOOKING_FIELDS = frozenset({"holdSeats", "checkout", "payOrder"})
+
+
+class RateLimited(Exception):
+    """The caller went over a rate limit; `retry_after` is in seconds."""
+
+    def __init__(self, limit: str, retry_after: int) -> None:
+        super().__init__(f"too many requests ({limit} limit); retry in {retry_after} s")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+def add_rate_limit_code(error: GraphQLError) -> None:
+    """Give the error of a refused operation its code, limit and wait."""
+    original = error.original_error
+    if isinstance(original, RateLimited):
+        error.extensions = {
+            "code": "RATE_LIMITED",
+            "field": None,
+            "limit": original.limit,
+            "retryAfter": original.retry_after,
+        }
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """Limits in the `limits` notation, such as "600/minute"."""
+
+    per_address: str
+    per_subject: str
+    per_client: str
+    bookings_per_subject: str
+    bookings_per_address: str
+
+    def items(self) -> dict[str, RateLimitItem]:
+        return {name: parse(value) for name, value in self.__dict__.items()}
+
+
+class RateLimitExtension(SchemaExtension):
+    def __init__(self, limits: dict[str, RateLimitItem]) -> None:
+        # RatePolicy field name -> parsed limit.
+        self.limits = limits
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        app_context = context.context
+        limiter = app_context.services.limiter
+        for name, identity in self._counters(app_context, _root_fields(context)):
+            limit = self.limits[name]
+            if await limiter.hit(limit, name, identity):
+                continue
+            retry_after = await limiter.retry_after(limit, name, identity)
+            logger.info(
+                "rate limit reached", extra={"limit": name, "retry_after": retry_after}
+            )
+            response = app_context.response
+            if isinstance(response, Response):
+                response.status_code = 429
+                response.headers["Retry-After"] = str(retry_after)
+            raise RateLimited(name, retry_after)
+        yield
+
+    def _counters(self, context: Any, fields: set[str]) -> list[tuple[str, str]]:
+        """Return the limits this operation counts against, with the caller's ids."""
+        client = getattr(context.request, "client", None)
+        address = client.host if client else "unknown"
+        counters = [("per_address", address)]
+        principal = context.principal
+        if principal is not None:
+            counters.append(("per_subject", principal.subject))
+            if principal.client_id:
+                counters.append(("per_client", principal.client_id))
+        if fields & BOOKING_FIELDS:
+            counters.append(("bookings_per_address", address))
+            if principal is not None:
+                counters.append(("bookings_per_subject", principal.subject))
+        return counters
+
+
+def _root_fields(context: Any) -> set[str]:
+    document = context.graphql_document
+    if document is None:
+        return set()
+    fragments = {
+        node.name.value: node
+        for node in document.definitions
+        if isinstance(node, FragmentDefinitionNode)
+    }
+    for node in document.definitions:
+        if not isinstance(node, OperationDefinitionNode):
+            continue
+        name = node.name.value if node.name else None
+        if context.operation_name in (None, name):
+            return _field_names(node.selection_set, fragments, set())
+    return set()
+
+
+def _field_names(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    seen: set[str],
+) -> set[str]:
+    """Return the names of the fields of a selection set, through fragments."""
+    names: set[str] = set()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)
+        elif isinstance(selection, InlineFragmentNode):
+            names |= _field_names(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None and fragment.name.value not in seen:
+                inner = seen | {fragment.name.value}
+                names |= _field_names(fragment.selection_set, fragments, inner)
+    return names
