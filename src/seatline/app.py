@@ -216,6 +216,7 @@ def create_app(
             await fanout.close()
             await topics.close()
             await supervisor.stop()
+            await services.waiting_rooms.close()
             await checks.close()
             await engine.dispose()
             metrics.release_pool_capacity(pool_capacity)

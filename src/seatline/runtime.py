@@ -15,6 +15,8 @@ from seatline.booking.services import Services
 from seatline.booking.tickets import TicketSigner
 from seatline.config import Settings
 from seatline.subscriptions.publisher import SeatChangePublisher
+from seatline.waiting_room.passes import AdmissionPasses
+from seatline.waiting_room.store import create_store
 
 
 def build_services(
@@ -33,4 +35,9 @@ def build_services(
         publisher=SeatChangePublisher(broadcast),
         payments=payments or SandboxProvider(),
         tickets=TicketSigner(keys),
+        waiting_rooms=create_store(
+            settings.waiting_room_redis_url or settings.redis_url,
+            key_prefix=settings.waiting_room_key_prefix,
+        ),
+        passes=AdmissionPasses(keys, issuer=settings.jwt_issuer),
     )
