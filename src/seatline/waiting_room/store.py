@@ -10,6 +10,9 @@ event's rate from the moment the sale opens and is advanced lazily, on every
 visit, from the caller's clock. That needs no background task, and every
 process computes the same cursor. The cursor never passes the queue's length,
 so an idle room does not bank admissions for a later rush.
+
+NOTE: each visit brings its process's clock. The cursor never moves back,
+but a host whose clock runs ahead admits early by the amount of the skew.
 """
 
 from __future__ import annotations
