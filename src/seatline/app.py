@@ -269,6 +269,7 @@ def create_app(
             await fanout.close()
             await topics.close()
             await supervisor.stop()
+            await services.waiting_rooms.close()
             await checks.close()
             await issuer_http.aclose()
             await services.limiter.close()

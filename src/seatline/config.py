@@ -197,6 +197,16 @@ class Settings(BaseSettings):
         parse(value)
         return value
 
+    # Waiting rooms keep their queues here; unset means redis_url. With
+    # memory:// they live in this process only.
+    waiting_room_redis_url: str | None = None
+    # Prefix of every waiting-room key in Redis, so that deployments (and
+    # test runs) can share one server.
+    waiting_room_key_prefix: str = "seatline:"
+    # How often a waitingRoomUpdates subscription reads its buyer's place,
+    # in seconds.
+    waiting_room_poll_seconds: float = Field(default=2.0, ge=0.05, le=60)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -16,6 +16,8 @@ from seatline.booking.tickets import TicketSigner
 from seatline.config import Settings
 from seatline.ratelimit import RateLimiter
 from seatline.subscriptions.publisher import SeatChangePublisher
+from seatline.waiting_room.passes import AdmissionPasses
+from seatline.waiting_room.store import create_store
 
 
 def build_services(
@@ -35,4 +37,9 @@ def build_services(
         payments=payments or SandboxProvider(),
         tickets=TicketSigner(keys),
         limiter=RateLimiter(settings.redis_url, prefix=settings.rate_limit_prefix),
+        waiting_rooms=create_store(
+            settings.waiting_room_redis_url or settings.redis_url,
+            key_prefix=settings.waiting_room_key_prefix,
+        ),
+        passes=AdmissionPasses(keys, issuer=settings.jwt_issuer),
     )

@@ -222,6 +222,15 @@ READ_OWN = _expect(
 )
 
 
+NO_ROOM_FOR_BOOKERS = _expect(
+    FORBIDDEN,
+    none=UNAUTHENTICATED,
+    buyer="INVALID_STATE",
+    other_buyer="INVALID_STATE",
+    admin="INVALID_STATE",
+)
+
+
 def _plan(world: World, role: str) -> dict[str, Any]:
     return {"input": {"plan": theatre(rows=1, seats_per_row=4)}}
 
@@ -378,6 +387,30 @@ CASES: dict[tuple[str, str], Case] = {
         f"mutation($id: ID!) {{ cancelOrder(orderId: $id) {{ {RESULT} }} }}",
         lambda w, r: {"id": w.order_id},
         BOOKER_ON_OWN,
+    ),
+    ("Mutation", "configureWaitingRoom"): Case(
+        f"mutation($id: ID!) {{ configureWaitingRoom(eventId: $id, "
+        f"input: {{enabled: false}}) {{ {RESULT} }} }}",
+        lambda w, r: {"id": w.event.id},
+        ORGANIZER_ON_OWN,
+    ),
+    # The matrix's event has no waiting room, so buyers get its error code.
+    ("Mutation", "joinWaitingRoom"): Case(
+        f"mutation($id: ID!) {{ joinWaitingRoom(eventId: $id) {{ {RESULT} }} }}",
+        lambda w, r: {"id": w.event.id},
+        NO_ROOM_FOR_BOOKERS,
+    ),
+    ("Query", "waitingRoom"): Case(
+        "query($id: ID!) { waitingRoom(eventId: $id) { state } }",
+        lambda w, r: {"id": w.event.id},
+        NO_ROOM_FOR_BOOKERS,
+        mutates=False,
+    ),
+    ("Subscription", "waitingRoomUpdates"): Case(
+        "subscription($id: ID!) { waitingRoomUpdates(eventId: $id) { state } }",
+        lambda w, r: {"id": w.event.id},
+        NO_ROOM_FOR_BOOKERS,
+        mutates=False,
     ),
     ("Subscription", "seatMapUpdates"): Case(
         "subscription($id: ID!) { seatMapUpdates(eventId: $id) { kind } }",

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     SINGLE_SEAT_GAP = "SINGLE_SEAT_GAP"
     BUSY = "BUSY"
+    ADMISSION_REQUIRED = "ADMISSION_REQUIRED"
 
 
 class BookingError(Exception):
@@ -126,9 +127,22 @@ class Busy(BookingError):
     code = ErrorCode.BUSY
 
 
+class AdmissionRequired(BookingError):
+    """The event has a waiting room and the request lacks a valid pass."""
+
+    code = ErrorCode.ADMISSION_REQUIRED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="admissionPass")
+
+
 # Errors that describe a passing condition; a retry with the same
 # idempotency key runs the request again instead of replaying them.
-TRANSIENT_ERRORS: tuple[type[BookingError], ...] = (Busy, PaymentFailed)
+TRANSIENT_ERRORS: tuple[type[BookingError], ...] = (
+    Busy,
+    PaymentFailed,
+    AdmissionRequired,
+)
 
 ERROR_CLASSES: dict[ErrorCode, type[BookingError]] = {
     cls.code: cls
@@ -145,5 +159,6 @@ ERROR_CLASSES: dict[ErrorCode, type[BookingError]] = {
         IdempotencyKeyReused,
         SingleSeatGap,
         Busy,
+        AdmissionRequired,
     )
 }

@@ -41,6 +41,9 @@ from seatline.models import (
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 MAX_PRICE = 100_000_000  # minor units; 1,000,000.00 in a two-decimal currency
 MAX_HOLD_SECONDS = 3600
+MAX_ADMISSIONS_PER_MINUTE = 100_000
+MIN_PASS_SECONDS = 60
+MAX_PASS_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,37 @@ class EventDraft:
     max_seats_per_order: int = 10
     max_seats_per_buyer: int = 10
     no_single_seat_gaps: bool = False
+    waiting_room: WaitingRoomRules | None = None
+
+
+@dataclass(frozen=True)
+class WaitingRoomRules:
+    """An event's waiting room: on or off, admission rate and pass lifetime."""
+
+    enabled: bool
+    admissions_per_minute: int = 100
+    pass_seconds: int = 600
+
+
+def check_waiting_room_rules(rules: WaitingRoomRules) -> None:
+    if not 1 <= rules.admissions_per_minute <= MAX_ADMISSIONS_PER_MINUTE:
+        raise InvalidInput(
+            "waitingRoom.admissionsPerMinute must be between 1 and "
+            f"{MAX_ADMISSIONS_PER_MINUTE}, got {rules.admissions_per_minute}",
+            field="waitingRoom.admissionsPerMinute",
+        )
+    if not MIN_PASS_SECONDS <= rules.pass_seconds <= MAX_PASS_SECONDS:
+        raise InvalidInput(
+            f"waitingRoom.passSeconds must be between {MIN_PASS_SECONDS} and "
+            f"{MAX_PASS_SECONDS}, got {rules.pass_seconds}",
+            field="waitingRoom.passSeconds",
+        )
+
+
+def _apply_waiting_room_rules(event: Event, rules: WaitingRoomRules) -> None:
+    event.waiting_room_enabled = rules.enabled
+    event.waiting_room_admissions_per_minute = rules.admissions_per_minute
+    event.waiting_room_pass_seconds = rules.pass_seconds
 
 
 def _validate_draft(draft: EventDraft) -> None:
@@ -96,6 +130,8 @@ def _validate_draft(draft: EventDraft) -> None:
             "maxSeatsPerBuyer must be between maxSeatsPerOrder and 1000",
             field="maxSeatsPerBuyer",
         )
+    if draft.waiting_room is not None:
+        check_waiting_room_rules(draft.waiting_room)
     for category, amount in draft.prices.items():
         if not 0 <= amount <= MAX_PRICE:
             raise InvalidInput(
@@ -141,6 +177,8 @@ async def create_event(
             seat_version=0,
             created_at=now,
         )
+        if draft.waiting_room is not None:
+            _apply_waiting_room_rules(event, draft.waiting_room)
         session.add(event)
         await session.flush()
         await session.execute(
@@ -221,6 +259,24 @@ def ensure_sale_open(event: Event, now: datetime) -> None:
         raise SaleNotOpen(
             f"sales closed at {event.sale_ends_at.isoformat()}", field="eventId"
         )
+
+
+async def configure_waiting_room(
+    services: Services,
+    event_id: uuid.UUID,
+    rules: WaitingRoomRules,
+    *,
+    organizer_id: str,
+) -> Event:
+    """Turn an event's waiting room on or off, or change its rate and pass lifetime.
+
+    Queued buyers keep their places; a new rate applies from the next visit.
+    """
+    check_waiting_room_rules(rules)
+    async with services.transaction() as session:
+        event = await get_own_event(session, event_id, organizer_id, lock=True)
+        _apply_waiting_room_rules(event, rules)
+    return event
 
 
 _TRANSITIONS: dict[EventStatus, set[EventStatus]] = {

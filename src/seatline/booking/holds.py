@@ -42,6 +42,7 @@ from seatline.booking.seats import (
     seat_refs,
 )
 from seatline.booking.services import Services
+from seatline.booking.waiting_room import require_admission
 from seatline.models import (
     Event,
     EventBuyer,
@@ -68,6 +69,9 @@ class HoldRequest:
     idempotency_key: str
     seat_ids: list[str] | None = None
     best_available: BestAvailableRequest | None = None
+    # Required for events with a waiting room. Left out of `as_dict`, so a
+    # retry with a fresh pass replays the same idempotent request.
+    admission_pass: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         best = self.best_available
@@ -101,7 +105,12 @@ async def hold_seats(services: Services, buyer_id: str, request: HoldRequest) ->
                 return await _hold_best_available(services, buyer_id, request, call)
             assert request.seat_ids is not None
             return await _hold_chosen(
-                services, buyer_id, request.event_id, request.seat_ids, call
+                services,
+                buyer_id,
+                request.event_id,
+                request.seat_ids,
+                call,
+                admission_pass=request.admission_pass,
             )
 
     return await run_idempotent(
@@ -120,11 +129,14 @@ async def _hold_chosen(
     event_id: uuid.UUID,
     guids: list[str],
     call: IdempotentCall,
+    *,
+    admission_pass: str | None,
 ) -> Hold:
     now = services.clock.now()
     async with services.transaction() as session:
         event = await get_event(session, event_id)
         ensure_sale_open(event, now)
+        require_admission(services, event, buyer_id, admission_pass, now)
         seats = await resolve_seats(session, event, guids)
         await _check_limits(session, event, buyer_id, len(seats), now)
         if event.no_single_seat_gaps:
@@ -153,6 +165,7 @@ async def _hold_best_available(
         async with services.sessions() as session:
             event = await get_event(session, request.event_id)
             ensure_sale_open(event, now)
+            require_admission(services, event, buyer_id, request.admission_pass, now)
             geometry = await services.geometry.get(session, event.venue_id)
             _check_filters(best, geometry.categories, geometry.sections)
             # The cache reads only seats changed since its copy, so retries

@@ -24,6 +24,8 @@ from seatline.subscriptions.publisher import (
     SeatChangeBatch,
     SeatChangePublisher,
 )
+from seatline.waiting_room.passes import AdmissionPasses
+from seatline.waiting_room.store import WaitingRoomStore
 
 # SQLSTATEs for "try again": lock_not_available (lock_timeout),
 # deadlock_detected, serialization_failure.
@@ -38,6 +40,8 @@ class Services:
     publisher: SeatChangePublisher
     payments: PaymentProvider
     tickets: TicketSigner
+    waiting_rooms: WaitingRoomStore
+    passes: AdmissionPasses
     geometry: GeometryCache = field(default_factory=GeometryCache)
     availability: AvailabilityCache = field(default_factory=AvailabilityCache)
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter("memory://"))

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +51,13 @@ class Event(Base):
         CheckConstraint("max_seats_per_buyer > 0", name="max_per_buyer_positive"),
         CheckConstraint("hold_duration_seconds > 0", name="hold_duration_positive"),
         CheckConstraint("seat_version >= 0", name="seat_version_non_negative"),
+        CheckConstraint(
+            "waiting_room_admissions_per_minute > 0",
+            name="waiting_room_admissions_positive",
+        ),
+        CheckConstraint(
+            "waiting_room_pass_seconds > 0", name="waiting_room_pass_positive"
+        ),
         Index("ix_events_starts_at_id", "starts_at", "id"),
     )
 
@@ -70,6 +78,17 @@ class Event(Base):
     # Bumped by one in every transaction that changes a seat of this event.
     seat_version: Mapped[int]
     created_at: Mapped[datetime]
+    # With the waiting room on, holding seats takes an admission pass. Buyers
+    # are admitted at this many per minute; a pass lasts this many seconds.
+    waiting_room_enabled: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
+    waiting_room_admissions_per_minute: Mapped[int] = mapped_column(
+        default=100, server_default="100"
+    )
+    waiting_room_pass_seconds: Mapped[int] = mapped_column(
+        default=600, server_default="600"
+    )
 
 
 class EventPrice(Base):

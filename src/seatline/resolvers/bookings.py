@@ -13,6 +13,7 @@ from seatline.booking.errors import NotFound
 from seatline.resolvers.common import principal
 from seatline.schema.context import Info
 from seatline.schema.errors import (
+    AdmissionRequiredError,
     BusyError,
     HoldExpiredError,
     IdempotencyKeyReusedError,
@@ -32,6 +33,7 @@ from seatline.schema.types import Hold, Order, parse_id
 
 HoldSeatsResult = Annotated[
     Hold
+    | AdmissionRequiredError
     | SeatsUnavailableError
     | LimitExceededError
     | SaleNotOpenError
@@ -88,6 +90,7 @@ async def hold_seats(info: Info, input: HoldSeatsInput) -> HoldSeatsResult:
     request = hold_service.HoldRequest(
         event_id=parse_id(input.event_id, "eventId"),
         idempotency_key=input.idempotency_key,
+        admission_pass=input.admission_pass,
         seat_ids=input.seat_ids,
         best_available=None
         if best is None

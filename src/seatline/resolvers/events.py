@@ -30,6 +30,7 @@ from seatline.schema.inputs import (
     EventFilterInput,
     ImportVenueInput,
     SeatsInput,
+    WaitingRoomInput,
     aware,
     page_size,
     text_filter,
@@ -171,6 +172,9 @@ async def create_event(info: Info, input: CreateEventInput) -> EventResult:
         max_seats_per_order=input.max_seats_per_order,
         max_seats_per_buyer=input.max_seats_per_buyer,
         no_single_seat_gaps=input.no_single_seat_gaps,
+        waiting_room=None
+        if input.waiting_room is None
+        else input.waiting_room.to_domain(),
     )
     created = await event_service.create_event(
         info.context.services, draft, organizer_id=principal(info).subject
@@ -232,6 +236,19 @@ async def unblock_seats(info: Info, input: SeatsInput) -> SeatsChangeResult:
         info.context.services,
         parse_id(input.event_id, "eventId"),
         input.seat_ids,
+        organizer_id=principal(info).subject,
+    )
+    return Event.from_model(changed)
+
+
+@returns_errors
+async def configure_waiting_room(
+    info: Info, event_id: strawberry.ID, input: WaitingRoomInput
+) -> EventResult:
+    changed = await event_service.configure_waiting_room(
+        info.context.services,
+        parse_id(event_id, "eventId"),
+        input.to_domain(),
         organizer_id=principal(info).subject,
     )
     return Event.from_model(changed)

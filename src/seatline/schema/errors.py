@@ -93,6 +93,11 @@ class BusyError(Error):
 
 
 @strawberry.type
+class AdmissionRequiredError(Error):
+    pass
+
+
+@strawberry.type
 class PlanProblem:
     path: str = strawberry.field(
         description="JSON path of the problem, such as $.zones[0].rows"
@@ -132,6 +137,7 @@ def to_graphql_error(error: domain.BookingError) -> Error:
         domain.ErrorCode.INVALID_STATE: InvalidStateError,
         domain.ErrorCode.IDEMPOTENCY_KEY_REUSED: IdempotencyKeyReusedError,
         domain.ErrorCode.BUSY: BusyError,
+        domain.ErrorCode.ADMISSION_REQUIRED: AdmissionRequiredError,
     }
     return simple[error.code](**common)
 

@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from seatline.booking import seatmap
 from seatline.booking.errors import InvalidInput
+from seatline.booking.events import WaitingRoomRules
 from seatline.schema.enums import EventStatus, SeatStatus
 
 
@@ -90,6 +91,11 @@ class HoldSeatsInput:
     seat_ids: list[str] | None = None
     best_available: BestAvailableInput | None = None
     idempotency_key: str
+    admission_pass: str | None = strawberry.field(
+        default=None,
+        description="The pass from waitingRoom; required when the event has a "
+        "waiting room.",
+    )
 
 
 @strawberry.input
@@ -118,6 +124,25 @@ class PriceInput:
     amount: int = strawberry.field(description="Integer minor units.")
 
 
+@strawberry.input(
+    description="A waiting room queues buyers for an on-sale and admits them "
+    "at a fixed rate; holding seats then takes an admission pass."
+)
+class WaitingRoomInput:
+    enabled: bool
+    admissions_per_minute: int = 100
+    pass_seconds: int = strawberry.field(
+        default=600, description="How long an admission pass is valid, in seconds."
+    )
+
+    def to_domain(self) -> WaitingRoomRules:
+        return WaitingRoomRules(
+            enabled=self.enabled,
+            admissions_per_minute=self.admissions_per_minute,
+            pass_seconds=self.pass_seconds,
+        )
+
+
 @strawberry.input
 class CreateEventInput:
     venue_id: strawberry.ID
@@ -132,6 +157,9 @@ class CreateEventInput:
     max_seats_per_order: int = 10
     max_seats_per_buyer: int = 10
     no_single_seat_gaps: bool = False
+    waiting_room: WaitingRoomInput | None = strawberry.field(
+        default=None, description="Off when not given."
+    )
 
 
 @strawberry.input

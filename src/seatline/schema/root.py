@@ -33,7 +33,9 @@ from seatline.resolvers import bookings as booking_resolvers
 from seatline.resolvers import events as event_resolvers
 from seatline.resolvers import live as live_resolvers
 from seatline.resolvers import oauth as oauth_resolvers
+from seatline.resolvers import waiting_room as waiting_room_resolvers
 from seatline.schema.errors import (
+    AdmissionRequiredError,
     BusyError,
     HoldExpiredError,
     IdempotencyKeyReusedError,
@@ -61,6 +63,7 @@ from seatline.schema.rate_limits import (
     add_rate_limit_code,
 )
 from seatline.schema.types import Event, EventConnection, Hold, Order
+from seatline.schema.waiting_room import WaitingRoomStatus
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,12 @@ class Query:
         resolver=booking_resolvers.order,
         permission_classes=[CanReadOrders],
         description="One of the caller's orders.",
+    )
+    waiting_room: WaitingRoomStatus | None = strawberry.field(
+        resolver=waiting_room_resolvers.waiting_room,
+        permission_classes=[CanBook],
+        description="The caller's place in an event's waiting room; null when "
+        "the caller has not joined.",
     )
 
 
@@ -129,6 +138,18 @@ class Mutation:
     )
     unblock_seats = strawberry.mutation(
         resolver=event_resolvers.unblock_seats, permission_classes=[IsOrganizer]
+    )
+    configure_waiting_room = strawberry.mutation(
+        resolver=event_resolvers.configure_waiting_room,
+        permission_classes=[IsOrganizer],
+        description="Turn an event's waiting room on or off, or change its "
+        "admission rate and pass lifetime.",
+    )
+    join_waiting_room = strawberry.mutation(
+        resolver=waiting_room_resolvers.join_waiting_room,
+        permission_classes=[CanBook],
+        description="Queue for an event's on-sale; joining again keeps the "
+        "caller's place.",
     )
     hold_seats = strawberry.mutation(
         resolver=booking_resolvers.hold_seats,
@@ -179,6 +200,12 @@ class Subscription:
         permission_classes=[CanWatchSales],
         description="Seat counts per category of an event, for its organizer "
         "and for partners with the partner:stream scope.",
+    )
+    waiting_room_updates = strawberry.subscription(
+        resolver=waiting_room_resolvers.waiting_room_updates,
+        permission_classes=[CanBook],
+        description="The caller's waiting-room status whenever it changes; "
+        "ends with the ADMITTED status and its pass.",
     )
 
 
@@ -279,6 +306,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[
+            AdmissionRequiredError,
             BusyError,
             HoldExpiredError,
             IdempotencyKeyReusedError,

@@ -128,6 +128,15 @@ class SeatConnection:
     page_info: PageInfo
 
 
+@strawberry.type(description="An event's waiting room rules.")
+class WaitingRoomSettings:
+    enabled: bool
+    admissions_per_minute: int
+    pass_seconds: int = strawberry.field(
+        description="How long an admission pass is valid, in seconds."
+    )
+
+
 @strawberry.type
 class Event:
     id: strawberry.ID
@@ -142,6 +151,7 @@ class Event:
     max_seats_per_order: int
     max_seats_per_buyer: int
     no_single_seat_gaps: bool
+    waiting_room: WaitingRoomSettings
     version: int
     venue_id: strawberry.ID
     _model: strawberry.Private[EventModel]
@@ -161,6 +171,11 @@ class Event:
             max_seats_per_order=event.max_seats_per_order,
             max_seats_per_buyer=event.max_seats_per_buyer,
             no_single_seat_gaps=event.no_single_seat_gaps,
+            waiting_room=WaitingRoomSettings(
+                enabled=event.waiting_room_enabled,
+                admissions_per_minute=event.waiting_room_admissions_per_minute,
+                pass_seconds=event.waiting_room_pass_seconds,
+            ),
             version=event.seat_version,
             venue_id=strawberry.ID(str(event.venue_id)),
             _model=event,

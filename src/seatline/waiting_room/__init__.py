@@ -1,0 +1,1 @@
+"""The virtual waiting room: queue state in Redis and signed admission passes."""
