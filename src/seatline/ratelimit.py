@@ -13,7 +13,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from redis.asyncio import ConnectionPool
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 
 class RateLimiter:
@@ -25,8 +25,12 @@ class RateLimiter:
         if scheme == "memory":
             storage = storage_from_string("async+memory://")
         elif scheme in ("redis", "rediss"):
-            # Our own pool, so that close() can release its connections.
-            self._pool = ConnectionPool.from_url(redis_url)
+            # Our own pool, so that close() can release its connections. A
+            # blocking pool makes a burst of requests wait briefly for a
+            # connection instead of failing with "Too many connections".
+            self._pool = BlockingConnectionPool.from_url(
+                redis_url, max_connections=64, timeout=1
+            )
             storage = storage_from_string(
                 f"async+{redis_url}",
                 implementation="redispy",

@@ -14,6 +14,7 @@ RATE_LIMITED, and an HTTP response gets status 429 and Retry-After.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,12 +30,15 @@ from graphql import (
     SelectionSetNode,
 )
 from limits import RateLimitItem, parse
+from redis.exceptions import RedisError
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
 logger = logging.getLogger(__name__)
 
 BOOKING_FIELDS = frozenset({"holdSeats", "checkout", "payOrder"})
+# Longest wait for the counters before an operation goes ahead uncounted.
+LIMITER_TIMEOUT_SECONDS = 0.5
 
 
 class RateLimited(Exception):
@@ -56,6 +60,23 @@ def add_rate_limit_code(error: GraphQLError) -> None:
             "limit": original.limit,
             "retryAfter": original.retry_after,
         }
+
+
+class _LimiterOutage:
+    """Counts operations that went ahead because the limiter failed."""
+
+    failures = 0
+
+
+def _limiter_failed(error: Exception) -> None:
+    _LimiterOutage.failures += 1
+    failures = _LimiterOutage.failures
+    # One traceback, then a line per thousand, so that an outage does not
+    # flood the log.
+    if failures == 1:
+        logger.warning("rate limiter unavailable; requests pass", exc_info=error)
+    elif failures % 1000 == 0:
+        logger.warning("rate limiter still unavailable", extra={"failures": failures})
 
 
 @dataclass(frozen=True)
@@ -83,9 +104,16 @@ class RateLimitExtension(SchemaExtension):
         limiter = app_context.services.limiter
         for name, identity in self._counters(app_context, _root_fields(context)):
             limit = self.limits[name]
-            if await limiter.hit(limit, name, identity):
-                continue
-            retry_after = await limiter.retry_after(limit, name, identity)
+            try:
+                async with asyncio.timeout(LIMITER_TIMEOUT_SECONDS):
+                    if await limiter.hit(limit, name, identity):
+                        continue
+                    retry_after = await limiter.retry_after(limit, name, identity)
+            except (RedisError, OSError, TimeoutError) as error:
+                # The counters are lost while Redis is down; buyers keep
+                # buying rather than all failing until it is back.
+                _limiter_failed(error)
+                break
             logger.info(
                 "rate limit reached", extra={"limit": name, "retry_after": retry_after}
             )
