@@ -306,6 +306,13 @@ CASES = [
         "name",
     ),
     Case(
+        "create event 10 kB time zone",
+        ORGANIZE,
+        CREATE_EVENT,
+        lambda w: event_input(w, timeZone=TEN_KB),
+        "timeZone",
+    ),
+    Case(
         "create event time zone with control characters",
         ORGANIZE,
         CREATE_EVENT,

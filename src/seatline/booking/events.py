@@ -41,6 +41,9 @@ from seatline.models import (
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 MAX_PRICE = 100_000_000  # minor units; 1,000,000.00 in a two-decimal currency
 MAX_HOLD_SECONDS = 3600
+# The length of the events.time_zone column. The longest IANA name,
+# America/Argentina/ComodRivadavia, has 32 characters.
+MAX_TIME_ZONE_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,12 @@ class EventDraft:
 
 def _validate_draft(draft: EventDraft) -> None:
     check_text(draft.name, field="name", max_length=200)
+    check_text(draft.time_zone, field="timeZone", max_length=MAX_TIME_ZONE_LENGTH)
     try:
         ZoneInfo(draft.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: zoneinfo opens a file named after the key, so a key that is
+    # not a valid file name fails there instead of as not found.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(
             f"unknown time zone {draft.time_zone!r}; "
             "use an IANA name such as Europe/Berlin",
