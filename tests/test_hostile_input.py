@@ -182,6 +182,13 @@ CASES = [
         "seatIds",
     ),
     Case(
+        "hold seat id with control characters",
+        BOOK,
+        HOLD_SEATS,
+        lambda w: hold_input(w, seatIds=[CONTROL]),
+        "seatIds",
+    ),
+    Case(
         "hold 10 kB seat id",
         BOOK,
         HOLD_SEATS,
