@@ -292,6 +292,13 @@ CASES = [
         "payment.token",
     ),
     Case(
+        "pay with control characters in token",
+        BOOK,
+        PAY_ORDER,
+        lambda w: pay_input(w, CONTROL),
+        "payment.token",
+    ),
+    Case(
         "cancel order with control characters in id",
         BOOK,
         CANCEL_ORDER,

@@ -39,6 +39,7 @@ from seatline.booking.seats import (
 )
 from seatline.booking.services import Services
 from seatline.booking.tickets import TicketFacts, new_ticket_code
+from seatline.booking.validation import has_control_characters
 from seatline.models import (
     Event,
     EventPrice,
@@ -197,9 +198,13 @@ async def pay_order(
     A payment that arrives after the order's deadline re-acquires the same
     seats when they are still free, and is refunded when they are not.
     """
-    if not 1 <= len(request.token) <= MAX_PAYMENT_TOKEN_LENGTH:
+    token = request.token
+    # Checked before a payment is recorded, so a malformed token leaves no row.
+    if not 1 <= len(token) <= MAX_PAYMENT_TOKEN_LENGTH or has_control_characters(token):
         raise InvalidInput(
-            "payment token must be 1 to 200 characters", field="payment.token"
+            f"payment token must be 1 to {MAX_PAYMENT_TOKEN_LENGTH} characters "
+            "without control characters",
+            field="payment.token",
         )
     call = IdempotentCall.create(
         buyer_id,
