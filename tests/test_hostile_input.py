@@ -394,6 +394,13 @@ CASES = [
 # Queries that fail raise an error with a code in its extensions.
 QUERY_CASES = [
     Case(
+        "events text filter with control characters",
+        (),
+        EVENTS,
+        lambda w: {"filter": {"text": CONTROL}, "first": 10},
+        "filter.text",
+    ),
+    Case(
         "events 10 kB text filter",
         (),
         EVENTS,
@@ -415,6 +422,13 @@ QUERY_CASES = [
         EVENTS,
         lambda w: {"first": 10, "after": "eyJvIjogMX0="},
         "after",
+    ),
+    Case(
+        "seats row filter with control characters",
+        (),
+        SEATS,
+        lambda w: {"id": w.event.id, "filter": {"row": CONTROL}, "first": 10},
+        "filter.row",
     ),
     Case(
         "seats 10 kB cursor",
