@@ -84,6 +84,9 @@ query($id: ID!, $filter: SeatFilterInput, $first: Int!, $after: String) {
   }
 }
 """
+SEAT = """
+query($id: ID!, $seatId: String!) { event(id: $id) { seat(id: $seatId) { id } } }
+"""
 
 TEN_KB = "x" * 10_240
 CONTROL = "A\x00\x07\u202e\x1b[31m"
@@ -521,3 +524,10 @@ async def test_hostile_queries_typed_errors(
         assert extensions.get("code") == case.code, (case.name, body)
         assert extensions.get("field") == case.field, (case.name, body)
         assert await table_counts(services, world.event) == before, case.name
+
+
+async def test_seat_by_id_with_nul_is_null(api: ApiClient, world: World) -> None:
+    body = await api.execute(SEAT, {"id": world.event.id, "seatId": "A-1\x00"})
+
+    assert "errors" not in body, body
+    assert body["data"]["event"]["seat"] is None
