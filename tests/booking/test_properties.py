@@ -390,6 +390,11 @@ async def pay(
     )
 
     payable = order.status in (OrderStatus.AWAITING_PAYMENT, OrderStatus.EXPIRED)
+    # After the deadline the order's seats no longer count for its buyer, so
+    # taking them again must fit within the per-buyer limit.
+    late = before.now >= order.payment_deadline
+    seat_count = len(before.order_seats[order_id])
+    over_buyer_limit = before.buyer_seats(order.buyer_id) + seat_count > MAX_PER_BUYER
     ours_or_free = all(
         before.is_free(guid)
         or (
@@ -404,7 +409,7 @@ async def pay(
         expected = ErrorCode.PAYMENT_DECLINED.value
     elif token == "tok_error_once":
         expected = ErrorCode.PAYMENT_FAILED.value
-    elif not ours_or_free:
+    elif not ours_or_free or (late and over_buyer_limit):
         expected = ErrorCode.SEATS_UNAVAILABLE.value
     else:
         expected = order_id.hex

@@ -16,13 +16,14 @@ from seatline.booking.errors import (
     HoldExpired,
     InvalidInput,
     InvalidState,
+    LimitExceeded,
     NotFound,
     PaymentDeclined,
     PaymentFailed,
     SeatsUnavailable,
 )
 from seatline.booking.events import change_event_status, get_event
-from seatline.booking.holds import hold_status
+from seatline.booking.holds import check_seat_limits, hold_status
 from seatline.booking.idempotency import (
     IdempotentCall,
     raise_stored_error,
@@ -315,9 +316,11 @@ async def _finish_payment(
 
 
 class _SeatsGone(Exception):
-    def __init__(self, seat_ids: list[str]) -> None:
+    def __init__(self, seat_ids: list[str], reason: str | None = None) -> None:
         super().__init__("seats taken")
         self.seat_ids = seat_ids
+        # Why the order cannot have its seats, when not because they were sold.
+        self.reason = reason
 
 
 async def _capture(
@@ -347,7 +350,7 @@ async def _capture(
             batch = await bump_version(session, order.event_id, refs, SeatStatus.SOLD)
     except _SeatsGone as gone:
         return await _refund_unfulfilled(
-            services, order_id, payment_id, reference, gone.seat_ids
+            services, order_id, payment_id, reference, gone.seat_ids, gone.reason
         )
 
     outcomes.payment_finished("captured")
@@ -372,6 +375,8 @@ async def _sell_seats(
             select(OrderItem.seat_id).where(OrderItem.order_id == order.id)
         )
     )
+    if now >= order.payment_deadline:
+        await _check_late_limits(session, order, len(seat_ids), now)
     ours = (EventSeat.hold_id == order.hold_id) & (EventSeat.status == SeatStatus.HELD)
     changed = await claim_seats(
         session,
@@ -394,6 +399,25 @@ async def _sell_seats(
     order.tickets = await _issue_tickets(services, session, order, now)
     order.seat_guids = [ref.guid for ref in sorted(refs, key=lambda ref: ref.ordinal)]
     return refs
+
+
+async def _check_late_limits(
+    session: AsyncSession, order: Order, count: int, now: datetime
+) -> None:
+    """Raise `_SeatsGone` if taking a lapsed order's seats again breaks a limit.
+
+    Once the deadline passed, the order's seats no longer count for its buyer,
+    who may have held or bought others up to the per-buyer limit since.
+    """
+    event = await get_event(session, order.event_id)
+    try:
+        await check_seat_limits(session, event, order.buyer_id, count, now)
+    except LimitExceeded as error:
+        raise _SeatsGone(
+            [],
+            reason=f"the hold expired, and taking its seats again would exceed "
+            f"the limit of {error.limit} seats; the payment was refunded",
+        ) from None
 
 
 async def _issue_tickets(
@@ -443,6 +467,7 @@ async def _refund_unfulfilled(
     payment_id: uuid.UUID,
     reference: str,
     taken: list[str],
+    reason: str | None = None,
 ) -> Order:
     """Refund a captured charge whose order cannot be fulfilled, then raise."""
     async with services.sessions() as session:
@@ -490,9 +515,12 @@ async def _refund_unfulfilled(
             f"order {order_id} is {order.status.value}; this payment was refunded",
             field="orderId",
         )
-    raise SeatsUnavailable(
+    message = reason or (
         "the hold expired and some of its seats were sold to someone else; "
-        f"the payment was refunded: {', '.join(taken[:20])}",
+        f"the payment was refunded: {', '.join(taken[:20])}"
+    )
+    raise SeatsUnavailable(
+        message,
         seat_ids=taken,
         field="orderId",
         refunded=True,
