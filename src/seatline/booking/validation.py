@@ -26,7 +26,7 @@ def check_text(
 
 
 def has_control_characters(value: str) -> bool:
-    """Whether `value` contains control or format characters (NUL, ESC, RLO)."""
+    """Return whether `value` contains control or format characters (NUL, ESC)."""
     return any(unicodedata.category(char) in ("Cc", "Cf") for char in value)
 
 
