@@ -44,6 +44,9 @@ MAX_HOLD_SECONDS = 3600
 MAX_ADMISSIONS_PER_MINUTE = 100_000
 MIN_PASS_SECONDS = 60
 MAX_PASS_SECONDS = 3600
+# The length of the events.time_zone column. The longest IANA name,
+# America/Argentina/ComodRivadavia, has 32 characters.
+MAX_TIME_ZONE_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,12 @@ def _apply_waiting_room_rules(event: Event, rules: WaitingRoomRules) -> None:
 
 def _validate_draft(draft: EventDraft) -> None:
     check_text(draft.name, field="name", max_length=200)
+    check_text(draft.time_zone, field="timeZone", max_length=MAX_TIME_ZONE_LENGTH)
     try:
         ZoneInfo(draft.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: zoneinfo opens a file named after the key, so a key that is
+    # not a valid file name fails there instead of as not found.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(
             f"unknown time zone {draft.time_zone!r}; "
             "use an IANA name such as Europe/Berlin",

@@ -138,7 +138,7 @@ async def _hold_chosen(
         ensure_sale_open(event, now)
         require_admission(services, event, buyer_id, admission_pass, now)
         seats = await resolve_seats(session, event, guids)
-        await _check_limits(session, event, buyer_id, len(seats), now)
+        await check_seat_limits(session, event, buyer_id, len(seats), now)
         if event.no_single_seat_gaps:
             await _check_single_gaps(services, session, event, seats, now)
         hold, batch = await _claim(services, session, event, buyer_id, seats, now, call)
@@ -190,7 +190,7 @@ async def _hold_best_available(
             async with services.transaction() as session:
                 event = await get_event(session, request.event_id)
                 ensure_sale_open(event, now)
-                await _check_limits(session, event, buyer_id, best.count, now)
+                await check_seat_limits(session, event, buyer_id, best.count, now)
                 hold, batch = await _claim(
                     services,
                     session,
@@ -301,7 +301,7 @@ async def _claim(
     return hold, batch
 
 
-async def _check_limits(
+async def check_seat_limits(
     session: AsyncSession, event: Event, buyer_id: str, count: int, now: datetime
 ) -> None:
     """Enforce the per-order and per-buyer seat limits of the event.

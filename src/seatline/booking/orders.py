@@ -16,13 +16,14 @@ from seatline.booking.errors import (
     HoldExpired,
     InvalidInput,
     InvalidState,
+    LimitExceeded,
     NotFound,
     PaymentDeclined,
     PaymentFailed,
     SeatsUnavailable,
 )
 from seatline.booking.events import change_event_status, get_event
-from seatline.booking.holds import hold_status
+from seatline.booking.holds import check_seat_limits, hold_status
 from seatline.booking.idempotency import (
     IdempotentCall,
     raise_stored_error,
@@ -39,6 +40,7 @@ from seatline.booking.seats import (
 )
 from seatline.booking.services import Services
 from seatline.booking.tickets import TicketFacts, new_ticket_code
+from seatline.booking.validation import has_control_characters
 from seatline.models import (
     Event,
     EventPrice,
@@ -197,9 +199,13 @@ async def pay_order(
     A payment that arrives after the order's deadline re-acquires the same
     seats when they are still free, and is refunded when they are not.
     """
-    if not 1 <= len(request.token) <= MAX_PAYMENT_TOKEN_LENGTH:
+    token = request.token
+    # Checked before a payment is recorded, so a malformed token leaves no row.
+    if not 1 <= len(token) <= MAX_PAYMENT_TOKEN_LENGTH or has_control_characters(token):
         raise InvalidInput(
-            "payment token must be 1 to 200 characters", field="payment.token"
+            f"payment token must be 1 to {MAX_PAYMENT_TOKEN_LENGTH} characters "
+            "without control characters",
+            field="payment.token",
         )
     call = IdempotentCall.create(
         buyer_id,
@@ -310,9 +316,11 @@ async def _finish_payment(
 
 
 class _SeatsGone(Exception):
-    def __init__(self, seat_ids: list[str]) -> None:
+    def __init__(self, seat_ids: list[str], reason: str | None = None) -> None:
         super().__init__("seats taken")
         self.seat_ids = seat_ids
+        # Why the order cannot have its seats, when not because they were sold.
+        self.reason = reason
 
 
 async def _capture(
@@ -342,7 +350,7 @@ async def _capture(
             batch = await bump_version(session, order.event_id, refs, SeatStatus.SOLD)
     except _SeatsGone as gone:
         return await _refund_unfulfilled(
-            services, order_id, payment_id, reference, gone.seat_ids
+            services, order_id, payment_id, reference, gone.seat_ids, gone.reason
         )
 
     outcomes.payment_finished("captured")
@@ -367,6 +375,8 @@ async def _sell_seats(
             select(OrderItem.seat_id).where(OrderItem.order_id == order.id)
         )
     )
+    if now >= order.payment_deadline:
+        await _check_late_limits(session, order, len(seat_ids), now)
     ours = (EventSeat.hold_id == order.hold_id) & (EventSeat.status == SeatStatus.HELD)
     changed = await claim_seats(
         session,
@@ -389,6 +399,25 @@ async def _sell_seats(
     order.tickets = await _issue_tickets(services, session, order, now)
     order.seat_guids = [ref.guid for ref in sorted(refs, key=lambda ref: ref.ordinal)]
     return refs
+
+
+async def _check_late_limits(
+    session: AsyncSession, order: Order, count: int, now: datetime
+) -> None:
+    """Raise `_SeatsGone` if taking a lapsed order's seats again breaks a limit.
+
+    Once the deadline passed, the order's seats no longer count for its buyer,
+    who may have held or bought others up to the per-buyer limit since.
+    """
+    event = await get_event(session, order.event_id)
+    try:
+        await check_seat_limits(session, event, order.buyer_id, count, now)
+    except LimitExceeded as error:
+        raise _SeatsGone(
+            [],
+            reason=f"the hold expired, and taking its seats again would exceed "
+            f"the limit of {error.limit} seats; the payment was refunded",
+        ) from None
 
 
 async def _issue_tickets(
@@ -438,6 +467,7 @@ async def _refund_unfulfilled(
     payment_id: uuid.UUID,
     reference: str,
     taken: list[str],
+    reason: str | None = None,
 ) -> Order:
     """Refund a captured charge whose order cannot be fulfilled, then raise."""
     async with services.sessions() as session:
@@ -485,9 +515,12 @@ async def _refund_unfulfilled(
             f"order {order_id} is {order.status.value}; this payment was refunded",
             field="orderId",
         )
-    raise SeatsUnavailable(
+    message = reason or (
         "the hold expired and some of its seats were sold to someone else; "
-        f"the payment was refunded: {', '.join(taken[:20])}",
+        f"the payment was refunded: {', '.join(taken[:20])}"
+    )
+    raise SeatsUnavailable(
+        message,
         seat_ids=taken,
         field="orderId",
         refunded=True,

@@ -198,7 +198,9 @@ async def seat_list(
         .limit(first + 1)
     )
     if seat_ids is not None:
-        query = query.where(Seat.guid.in_(seat_ids))
+        # No seat id contains NUL, and PostgreSQL rejects it in a parameter.
+        searchable = [seat_id for seat_id in seat_ids if "\x00" not in seat_id]
+        query = query.where(Seat.guid.in_(searchable))
     if after is not None:
         query = query.where(Seat.ordinal > after)
     if seat_filter.category is not None:

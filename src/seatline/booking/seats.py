@@ -19,10 +19,13 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seatline.booking.errors import InvalidInput
+from seatline.booking.validation import has_control_characters
 from seatline.models import Event, EventSeat, Seat, SeatStatus
 from seatline.subscriptions.publisher import SeatChange, SeatChangeBatch
 
 MAX_SEATS_PER_REQUEST = 100
+# The length of the seats.guid column.
+MAX_SEAT_ID_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,18 @@ async def resolve_seats(
     if len(guids) > MAX_SEATS_PER_REQUEST:
         raise InvalidInput(
             f"at most {MAX_SEATS_PER_REQUEST} seat ids per request, got {len(guids)}",
+            field=field,
+        )
+    malformed = [
+        guid
+        for guid in guids
+        if not 1 <= len(guid) <= MAX_SEAT_ID_LENGTH or has_control_characters(guid)
+    ]
+    if malformed:
+        # PostgreSQL rejects NUL in text parameters, so these never reach it.
+        raise InvalidInput(
+            f"seat ids must be 1 to {MAX_SEAT_ID_LENGTH} characters without "
+            f"control characters, got {malformed[0][:40]!r}",
             field=field,
         )
     duplicates = sorted({guid for guid in guids if guids.count(guid) > 1})

@@ -20,9 +20,14 @@ def check_text(
             f"{field} must be at most {max_length} characters, got {len(value)}",
             field=field,
         )
-    if any(unicodedata.category(char) in ("Cc", "Cf") for char in value):
+    if has_control_characters(value):
         raise InvalidInput(f"{field} must not contain control characters", field=field)
     return value
+
+
+def has_control_characters(value: str) -> bool:
+    """Return whether `value` contains control or format characters (NUL, ESC)."""
+    return any(unicodedata.category(char) in ("Cc", "Cf") for char in value)
 
 
 def check_idempotency_key(key: str) -> str:

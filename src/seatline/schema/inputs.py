@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from seatline.booking import seatmap
 from seatline.booking.errors import InvalidInput
 from seatline.booking.events import WaitingRoomRules
+from seatline.booking.validation import check_text
 from seatline.schema.enums import EventStatus, SeatStatus
 
 
@@ -43,11 +44,11 @@ def aware(value: datetime | None, field: str) -> datetime | None:
 
 
 def text_filter(value: str | None, field: str, max_length: int = 200) -> str | None:
-    if value is not None and len(value) > max_length:
-        raise InvalidInput(
-            f"{field} must be at most {max_length} characters", field=field
-        )
-    return value
+    if value is None:
+        return None
+    # PostgreSQL rejects NUL in a query parameter, so control characters get
+    # a typed error here.
+    return check_text(value, field=field, max_length=max_length, required=False)
 
 
 @strawberry.input
