@@ -174,3 +174,35 @@ async def test_body_limit_is_larger_for_organizers(api_with: Any) -> None:
 
     assert response.status_code == 200
     assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_scope_maximum_raises_cost_limit(api_with: Any) -> None:
+    settings = {
+        "graphql_max_cost_authenticated": 50,
+        "graphql_max_cost_by_scope": {"partner:stream": 5000},
+    }
+    async with api_with(**settings) as (api, _):
+        variables = {"first": 5}
+        buyer = await api.execute(
+            EVENTS, variables, token=api.token("buyer", "events:read")
+        )
+        partner = await api.execute(
+            EVENTS, variables, token=api.token("partner", "partner:stream")
+        )
+
+    assert limit_of(buyer)["maximum"] == 50
+    assert "errors" not in partner
+
+
+async def test_field_weight_counts_seat_map(api_with: Any) -> None:
+    query = "{ events(first: 5) { edges { node { id seatMap { version } } } } }"
+    async with api_with(graphql_max_cost_anonymous=200) as (api, _):
+        default_weight = await api.execute(query)
+    async with api_with(
+        graphql_max_cost_anonymous=200, graphql_field_weights={"Event.seatMap": 1}
+    ) as (api, _):
+        light = await api.execute(query)
+
+    # events 1 + 5 x (edges 1 + node 1 + id 1 + seatMap 50 + version 1).
+    assert limit_of(default_weight)["actual"] == 271
+    assert "errors" not in light

@@ -55,7 +55,7 @@ from seatline.persisted_queries import (
 )
 from seatline.runtime import build_services
 from seatline.schema.context import Context
-from seatline.schema.limits import QueryLimits
+from seatline.schema.limits import DEFAULT_FIELD_WEIGHTS, QueryLimits
 from seatline.schema.rate_limits import RatePolicy
 from seatline.schema.root import build_schema
 from seatline.subscriptions.fanout import FanOut, TopicFeeds
@@ -523,6 +523,10 @@ def query_limits(settings: Settings) -> QueryLimits:
         max_cost_anonymous=settings.graphql_max_cost_anonymous,
         max_cost_authenticated=settings.graphql_max_cost_authenticated,
         max_page_size=settings.max_page_size,
+        max_cost_by_scope=tuple(sorted(settings.graphql_max_cost_by_scope.items())),
+        field_weights=tuple(
+            sorted({**DEFAULT_FIELD_WEIGHTS, **settings.graphql_field_weights}.items())
+        ),
     )
 
 

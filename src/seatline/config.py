@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     # Cost: 1 per field, multiplied by list sizes (see schema/limits.py).
     graphql_max_cost_anonymous: int = Field(default=2000, ge=10, le=10_000_000)
     graphql_max_cost_authenticated: int = Field(default=5000, ge=10, le=10_000_000)
+    # JSON objects: a larger maximum cost per scope, such as
+    # {"partner:stream": 20000}, and weights of "Type.field" over the
+    # defaults in schema/limits.py, such as {"Event.seatMap": 80}.
+    graphql_max_cost_by_scope: dict[str, int] = Field(default_factory=dict)
+    graphql_field_weights: dict[str, int] = Field(default_factory=dict)
     # Persisted queries: a JSON file of registered operations (hash ->
     # document), how many automatic ones each process keeps, and whether
     # callers without a token may run registered operations only.

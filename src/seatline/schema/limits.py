@@ -6,10 +6,13 @@ token limit is aborted by the parser itself. Each rejection is a GraphQL
 error with the code QUERY_LIMIT_EXCEEDED and `limit`, `maximum` and
 `actual` in its extensions, so a client can tell which limit it hit.
 
-Cost: every field costs 1. A field that returns a list multiplies the cost
-of its selections by its `first` or `limit` argument, by the page-size
-maximum when the argument is a variable (validation runs before variables
-are known), or by `DEFAULT_LIST_SIZE` when it has no such argument.
+Cost: every field costs its weight, 1 unless `field_weights` says more. A
+field that returns a list multiplies the cost of its selections by its
+`first` or `limit` argument, by the page-size maximum when the argument is
+a variable (validation runs before variables are known), or by
+`DEFAULT_LIST_SIZE` when it has no such argument. The maximum cost depends
+on the caller: anonymous, authenticated, or the largest of the maximums
+set for the scopes its token has.
 """
 
 from __future__ import annotations
@@ -59,6 +62,25 @@ class QueryLimits:
     max_page_size: int = 100
     # Production: no introspection.
     introspection: bool = True
+    # (scope, maximum cost) pairs that raise the authenticated maximum.
+    max_cost_by_scope: tuple[tuple[str, int], ...] = ()
+    # ("Type.field", weight) pairs for fields that cost more than 1.
+    field_weights: tuple[tuple[str, int], ...] = ()
+
+    def max_cost_for(self, scopes: frozenset[str] | None) -> int:
+        """Return the maximum cost for a caller with `scopes` (None: anonymous)."""
+        if scopes is None:
+            return self.max_cost_anonymous
+        by_scope = [cost for scope, cost in self.max_cost_by_scope if scope in scopes]
+        return max([self.max_cost_authenticated, *by_scope])
+
+
+# A seat map reads every seat of the event; importing a venue writes one row
+# per seat.
+DEFAULT_FIELD_WEIGHTS: dict[str, int] = {
+    "Event.seatMap": 50,
+    "Mutation.importVenue": 100,
+}
 
 
 def limit_error(limit: str, maximum: int, actual: int) -> GraphQLError:
@@ -90,10 +112,8 @@ class QueryLimitsExtension(SchemaExtension):
             "max_tokens": self.limits.max_tokens,
         }
         principal = getattr(context.context, "principal", None)
-        max_cost = (
-            self.limits.max_cost_anonymous
-            if principal is None
-            else self.limits.max_cost_authenticated
+        max_cost = self.limits.max_cost_for(
+            None if principal is None else principal.scopes
         )
         context.validation_rules = (
             *context.validation_rules,
@@ -145,7 +165,9 @@ def _check_document(
         )
         return
 
-    measure = _Measure(context, fragments, limits.max_page_size)
+    measure = _Measure(
+        context, fragments, limits.max_page_size, dict(limits.field_weights)
+    )
     for operation in operations:
         root = context.schema.get_root_type(operation.operation)
         if root is None:
@@ -169,10 +191,12 @@ class _Measure:
         context: ValidationContext,
         fragments: dict[str, FragmentDefinitionNode],
         max_page_size: int,
+        weights: dict[str, int],
     ) -> None:
         self.context = context
         self.fragments = fragments
         self.max_page_size = max_page_size
+        self.weights = weights
         self.aliases = 0
 
     def selection(
@@ -231,7 +255,8 @@ class _Measure:
             _is_list(definition.type) and not _is_connection(parent)
         )
         size = self.list_size(node) if sized else 1
-        return inner_depth + 1, 1 + size * inner_cost
+        weight = self.weights.get(f"{parent.name}.{node.name.value}", 1)
+        return inner_depth + 1, weight + size * inner_cost
 
     def list_size(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
