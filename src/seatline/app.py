@@ -42,6 +42,7 @@ from seatline.booking.payments import PaymentProvider
 from seatline.booking.seatmap import get_venue_model
 from seatline.booking.services import Services
 from seatline.config import Environment, Settings
+from seatline.http_errors import error_body
 from seatline.migrate import NotMigrated, ensure_migrated
 from seatline.models import Event
 from seatline.observability import health, logs, metrics
@@ -120,7 +121,9 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await super().__call__(scope, receive, send)
         except PersistedQueryError as error:
-            response = JSONResponse(error.body(), status_code=error.status)
+            response = Response(
+                error.body(), status_code=error.status, media_type="application/json"
+            )
             await response(scope, receive, send)
         finally:
             context = scope.get(CONTEXT_SCOPE_KEY)
@@ -365,7 +368,7 @@ class SocketRegistry:
     """Counts open websockets per principal and per client address.
 
     A socket without a token counts against its address twice, once as its
-    principal; addresses have the larger limit, so that many buyers behind
+    principal. Addresses have the larger limit, so that many buyers behind
     one NAT can still connect.
     """
 
@@ -406,7 +409,7 @@ class SocketRegistry:
 class ConnectionRate:
     """A token bucket for new websockets of this process, per second.
 
-    After a deploy, every client reconnects at once; past the rate they are
+    After a deploy, every client reconnects at once. Past the rate they are
     turned away before the handshake and retry later, instead of all
     taking a subscription at the same moment.
     """
@@ -434,15 +437,8 @@ async def _turn_away(scope: Scope, send: Send) -> None:
         # 1013: try again later.
         await send({"type": "websocket.close", "code": 1013})
         return
-    body = orjson.dumps(
-        {
-            "errors": [
-                {
-                    "message": "too many new connections; retry in a second",
-                    "extensions": {"code": "RATE_LIMITED"},
-                }
-            ]
-        }
+    body = error_body(
+        "too many new connections; retry in a second", {"code": "RATE_LIMITED"}
     )
     await send(
         {

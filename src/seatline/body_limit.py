@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seatline.auth.middleware import PRINCIPAL_SCOPE_KEY
 from seatline.auth.tokens import Principal
 from seatline.auth.tokens import Scope as TokenScope
+from seatline.http_errors import send_error
 
 logger = logging.getLogger(__name__)
 
@@ -82,24 +82,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _reject(send: Send, limit: int) -> None:
-    body = orjson.dumps(
-        {
-            "errors": [
-                {
-                    "message": f"the request body is larger than {limit} bytes",
-                    "extensions": {"code": "REQUEST_TOO_LARGE", "maximum": limit},
-                }
-            ]
-        }
+    await send_error(
+        send,
+        status=413,
+        message=f"the request body is larger than {limit} bytes",
+        extensions={"code": "REQUEST_TOO_LARGE", "maximum": limit},
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

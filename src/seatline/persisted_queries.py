@@ -23,6 +23,8 @@ from typing import Any
 
 from strawberry.http import GraphQLRequestData
 
+from seatline.http_errors import error_body
+
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -35,9 +37,8 @@ class PersistedQueryError(Exception):
         self.message = message
         self.status = status
 
-    def body(self) -> dict[str, Any]:
-        error = {"message": self.message, "extensions": {"code": self.code}}
-        return {"errors": [error]}
+    def body(self) -> bytes:
+        return error_body(self.message, {"code": self.code})
 
 
 def document_hash(query: str) -> str:

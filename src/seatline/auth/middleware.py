@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from seatline.auth.tokens import InvalidToken
 from seatline.auth.validation import TokenValidator
+from seatline.http_errors import send_error
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +67,10 @@ def _authorization(scope: Scope) -> str | None:
 
 
 async def _reject(send: Send, message: str) -> None:
-    body = orjson.dumps(
-        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    await send_error(
+        send,
+        status=401,
+        message=message,
+        extensions={"code": "UNAUTHENTICATED"},
+        headers=((b"www-authenticate", b'Bearer error="invalid_token"'),),
     )
-    start: Message = {
-        "type": "http.response.start",
-        "status": 401,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer error="invalid_token"'),
-        ],
-    }
-    await send(start)
-    await send({"type": "http.response.body", "body": body})

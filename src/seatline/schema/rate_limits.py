@@ -26,8 +26,8 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
+    get_operation_ast,
 )
 from limits import RateLimitItem, parse
 from redis.exceptions import RedisError
@@ -37,7 +37,8 @@ from strawberry.extensions import SchemaExtension
 logger = logging.getLogger(__name__)
 
 BOOKING_FIELDS = frozenset({"holdSeats", "checkout", "payOrder"})
-# Longest wait for the counters before an operation goes ahead uncounted.
+# Maximum wait for the counters, in seconds, before an operation goes ahead
+# uncounted.
 LIMITER_TIMEOUT_SECONDS = 0.5
 
 
@@ -145,18 +146,15 @@ def _root_fields(context: Any) -> set[str]:
     document = context.graphql_document
     if document is None:
         return set()
+    operation = get_operation_ast(document, context.operation_name)
+    if operation is None:
+        return set()
     fragments = {
         node.name.value: node
         for node in document.definitions
         if isinstance(node, FragmentDefinitionNode)
     }
-    for node in document.definitions:
-        if not isinstance(node, OperationDefinitionNode):
-            continue
-        name = node.name.value if node.name else None
-        if context.operation_name in (None, name):
-            return _field_names(node.selection_set, fragments, set())
-    return set()
+    return _field_names(operation.selection_set, fragments, set())
 
 
 def _field_names(
