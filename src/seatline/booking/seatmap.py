@@ -372,7 +372,7 @@ async def find_event(
 
 
 def visible_to(event: Event, viewer: str | None) -> bool:
-    """Whether `viewer` may see the event: drafts only to their organizer."""
+    """Return whether `viewer` may see the event: drafts only their organizer."""
     return event.status is not EventStatus.DRAFT or event.organizer_id == viewer
 
 

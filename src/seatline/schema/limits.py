@@ -1,7 +1,7 @@
 """Limits on GraphQL documents, checked before anything executes.
 
 A document is rejected during validation when it is too deep, has too many
-aliases or operations, or costs too much; a parse that would exceed the
+aliases or operations, or costs too much. A parse that would exceed the
 token limit is aborted by the parser itself. Each rejection is a GraphQL
 error with the code QUERY_LIMIT_EXCEEDED and `limit`, `maximum` and
 `actual` in its extensions, so a client can tell which limit it hit.

@@ -69,7 +69,7 @@ class Delta:
 
 
 class ResyncKind(StrEnum):
-    """Why a stream lost track, as a metric label."""
+    """The reason a stream lost track, as a metric label."""
 
     GAP = "gap"
     OVERFLOW = "overflow"

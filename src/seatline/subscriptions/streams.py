@@ -58,7 +58,7 @@ class SeatMapMessage:
     reason: str | None = None
 
 
-# Messages that many streams send alike, while any stream still holds them:
+# Messages that many streams send alike, while any stream still references them:
 # snapshots after a reconnect, heartbeats and deltas of subscribers that keep
 # up. Sharing them lets each be encoded and rendered once.
 _snapshots: weakref.WeakValueDictionary[tuple[Availability, str], SeatMapMessage] = (
