@@ -191,6 +191,18 @@ async def test_metrics_labels_stay_bounded(
     assert operations <= root_fields() | {"other", "introspection"}
 
 
+async def test_metrics_label_follows_a_root_fragment(api: ApiClient) -> None:
+    labels = {"operation": "events", "operation_type": "query"}
+    before = value("seatline_graphql_operation_duration_seconds_count", **labels)
+
+    await api.execute(
+        "query { ...Listing } fragment Listing on Query { events { edges { cursor } } }"
+    )
+
+    after = value("seatline_graphql_operation_duration_seconds_count", **labels)
+    assert after == before + 1
+
+
 async def test_metrics_unauthenticated_error_counted(api: ApiClient) -> None:
     before = value(
         "seatline_graphql_errors_total", operation="hold", code="UNAUTHENTICATED"

@@ -4,8 +4,8 @@ The `operation` label is the operation's single root field (`holdSeats`,
 `events`, ...), which validation guarantees is a field of the schema, so the
 label has as many values as the schema has root fields. Client-chosen
 operation names never become labels. Documents that fail to validate or
-select several root fields are labelled "other", and introspection
-"introspection".
+select several root fields (fragments followed) are labelled "other", and
+introspection "introspection".
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
+from graphql import DocumentNode, GraphQLError, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from seatline.observability import metrics
 from seatline.observability.logs import RequestLog, current_request
+from seatline.schema.documents import fragments_of, root_field_names
 
 OTHER = "other"
 INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
@@ -42,15 +43,11 @@ def record_error_code(code: str) -> None:
         request.error_codes.append(code)
 
 
-def _root_field(document_operation: OperationDefinitionNode | None) -> str:
-    if document_operation is None:
+def _root_field(document: DocumentNode, operation_name: str | None) -> str:
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
         return OTHER
-    names = set()
-    for selection in document_operation.selection_set.selections:
-        if not isinstance(selection, FieldNode):
-            return OTHER
-        if selection.name.value != "__typename":
-            names.add(selection.name.value)
+    names = root_field_names(operation, fragments_of(document)) - {"__typename"}
     if len(names) != 1:
         return OTHER
     name = names.pop()
@@ -91,9 +88,7 @@ class OperationMetrics(SchemaExtension):
         # Reached only by documents that parsed and validated.
         context = self.execution_context
         assert context.graphql_document is not None
-        self._label = _root_field(
-            get_operation_ast(context.graphql_document, context.operation_name)
-        )
+        self._label = _root_field(context.graphql_document, context.operation_name)
         self._type = context.operation_type.value
         request = current_request.get()
         if request is not None:

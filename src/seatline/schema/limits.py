@@ -42,6 +42,8 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 
+from seatline.schema.documents import fragments_of
+
 LIMIT_CODE = "QUERY_LIMIT_EXCEEDED"
 # Lists without a size argument (a seat map's sections, an order's items)
 # are assumed to hold this many items.
@@ -154,11 +156,7 @@ def _check_document(
         for node in document.definitions
         if isinstance(node, OperationDefinitionNode)
     ]
-    fragments = {
-        node.name.value: node
-        for node in document.definitions
-        if isinstance(node, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     if len(operations) > limits.max_operations:
         context.report_error(
             limit_error("operations", limits.max_operations, len(operations))

@@ -20,19 +20,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    SelectionSetNode,
-    get_operation_ast,
-)
+from graphql import GraphQLError, get_operation_ast
 from limits import RateLimitItem, parse
 from redis.exceptions import RedisError
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
+
+from seatline.schema.documents import fragments_of, root_field_names
 
 logger = logging.getLogger(__name__)
 
@@ -149,29 +143,4 @@ def _root_fields(context: Any) -> set[str]:
     operation = get_operation_ast(document, context.operation_name)
     if operation is None:
         return set()
-    fragments = {
-        node.name.value: node
-        for node in document.definitions
-        if isinstance(node, FragmentDefinitionNode)
-    }
-    return _field_names(operation.selection_set, fragments, set())
-
-
-def _field_names(
-    selection_set: SelectionSetNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: set[str],
-) -> set[str]:
-    """Return the names of the fields of a selection set, through fragments."""
-    names: set[str] = set()
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            names.add(selection.name.value)
-        elif isinstance(selection, InlineFragmentNode):
-            names |= _field_names(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None and fragment.name.value not in seen:
-                inner = seen | {fragment.name.value}
-                names |= _field_names(fragment.selection_set, fragments, inner)
-    return names
+    return root_field_names(operation, fragments_of(document))
