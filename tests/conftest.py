@@ -302,6 +302,11 @@ class ApiClient:
             audience=AUDIENCE,
         )
 
+    async def post(self, body: Any, *, token: str | None = None) -> httpx.Response:
+        """Post any JSON body to /graphql and return the raw response."""
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        return await self.client.post("/graphql", json=body, headers=headers)
+
     async def execute(
         self,
         query: str,
@@ -310,11 +315,8 @@ class ApiClient:
         token: str | None = None,
         expect_status: int = 200,
     ) -> dict[str, Any]:
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        response = await self.client.post(
-            "/graphql",
-            json={"query": query, "variables": variables or {}},
-            headers=headers,
+        response = await self.post(
+            {"query": query, "variables": variables or {}}, token=token
         )
         assert response.status_code == expect_status, response.text
         body: dict[str, Any] = response.json()

@@ -162,9 +162,7 @@ async def test_token_from_unknown_key_is_rejected(api: ApiClient) -> None:
         }
     )
 
-    response = await api.client.post(
-        "/graphql", json={"query": EVENTS}, headers={"Authorization": f"Bearer {token}"}
-    )
+    response = await api.post({"query": EVENTS}, token=token)
 
     assert response.status_code == 401
 
@@ -186,11 +184,7 @@ async def test_expired_and_foreign_tokens_are_rejected(api: ApiClient) -> None:
             key,
             algorithms=[ALGORITHM],
         )
-        response = await api.client.post(
-            "/graphql",
-            json={"query": EVENTS},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        response = await api.post({"query": EVENTS}, token=token)
         assert response.status_code == 401, name
 
 

@@ -35,18 +35,14 @@ fragment Booking on Mutation {
 
 
 async def statuses(api: ApiClient, count: int, token: str | None = None) -> list[int]:
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    responses = [
-        await api.client.post("/graphql", json={"query": TYPENAME}, headers=headers)
-        for _ in range(count)
-    ]
+    responses = [await api.post({"query": TYPENAME}, token=token) for _ in range(count)]
     return [response.status_code for response in responses]
 
 
 async def test_address_limit_gives_429_with_retry_after(api_with: Any) -> None:
     async with api_with(rate_limit_per_address="3/minute") as (api, _):
         allowed = await statuses(api, 3)
-        refused = await api.client.post("/graphql", json={"query": TYPENAME})
+        refused = await api.post({"query": TYPENAME})
 
     assert allowed == [200, 200, 200]
     assert refused.status_code == 429
@@ -93,13 +89,12 @@ async def test_booking_limit_is_stricter_than_reads(
     async with api_with(rate_limit_bookings_per_subject="2/minute") as (api, _):
         token = api.token(f"buyer-{uuid.uuid4()}", "bookings:write")
         holds = [
-            await api.client.post(
-                "/graphql",
-                json={
+            await api.post(
+                {
                     "query": document,
                     "variables": hold_input(on_sale, seat_ids(on_sale)[n : n + 1]),
                 },
-                headers={"Authorization": f"Bearer {token}"},
+                token=token,
             )
             for n in range(3)
         ]
@@ -123,10 +118,9 @@ async def test_refused_hold_changes_nothing(
         first = api.token("buyer-x", "bookings:write")
         second = api.token("buyer-y", "bookings:write")
         await api.execute(HOLD, hold_input(on_sale, [first_seat]), token=first)
-        refused = await api.client.post(
-            "/graphql",
-            json={"query": HOLD, "variables": hold_input(on_sale, [second_seat])},
-            headers={"Authorization": f"Bearer {second}"},
+        refused = await api.post(
+            {"query": HOLD, "variables": hold_input(on_sale, [second_seat])},
+            token=second,
         )
         seat = await api.execute(SEAT_STATUS, {"id": on_sale.id, "seat": second_seat})
 

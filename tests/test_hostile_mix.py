@@ -36,7 +36,7 @@ HOSTILE: list[tuple[Any, int, str]] = [
 
 
 async def send_hostile(api: ApiClient, body: Any, status: int, code: str) -> None:
-    response = await api.client.post("/graphql", json=body)
+    response = await api.post(body)
 
     assert response.status_code == status, response.text
     if code == "GRAPHQL_VALIDATION_FAILED":

@@ -18,16 +18,11 @@ def persisted(query: str) -> dict[str, Any]:
     return {"persistedQuery": {"version": 1, "sha256Hash": document_hash(query)}}
 
 
-async def post(api: Any, body: dict[str, Any], token: str | None = None) -> Any:
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    return await api.client.post("/graphql", json=body, headers=headers)
-
-
 async def test_unknown_hash_then_registration_then_hash_alone(api_with: Any) -> None:
     async with api_with() as (api, _):
-        missing = await post(api, {"extensions": persisted(EVENTS)})
-        registered = await post(api, {"query": EVENTS, "extensions": persisted(EVENTS)})
-        by_hash = await post(api, {"extensions": persisted(EVENTS)})
+        missing = await api.post({"extensions": persisted(EVENTS)})
+        registered = await api.post({"query": EVENTS, "extensions": persisted(EVENTS)})
+        by_hash = await api.post({"extensions": persisted(EVENTS)})
 
     assert missing.status_code == 200
     assert missing.json()["errors"][0]["extensions"]["code"] == (
@@ -39,7 +34,7 @@ async def test_unknown_hash_then_registration_then_hash_alone(api_with: Any) -> 
 
 async def test_hash_of_another_document_is_rejected(api_with: Any) -> None:
     async with api_with() as (api, statements):
-        response = await post(api, {"query": TYPENAME, "extensions": persisted(EVENTS)})
+        response = await api.post({"query": TYPENAME, "extensions": persisted(EVENTS)})
 
         assert response.status_code == 400
         assert response.json()["errors"][0]["extensions"]["code"] == (
@@ -61,7 +56,7 @@ async def test_malformed_persisted_query_is_rejected(
     api_with: Any, extension: Any
 ) -> None:
     async with api_with() as (api, _):
-        response = await post(api, {"extensions": {"persistedQuery": extension}})
+        response = await api.post({"extensions": {"persistedQuery": extension}})
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == (
@@ -81,15 +76,15 @@ async def test_registered_only_limits_anonymous_callers(
 ) -> None:
     settings = {"persisted_queries_file": registry, "anonymous_registered_only": True}
     async with api_with(**settings) as (api, statements):
-        by_hash = await post(api, {"extensions": persisted(EVENTS)})
-        by_text = await post(api, {"query": EVENTS})
-        other = await post(api, {"query": TYPENAME})
-        automatic = await post(
-            api, {"query": TYPENAME, "extensions": persisted(TYPENAME)}
+        by_hash = await api.post({"extensions": persisted(EVENTS)})
+        by_text = await api.post({"query": EVENTS})
+        other = await api.post({"query": TYPENAME})
+        automatic = await api.post(
+            {"query": TYPENAME, "extensions": persisted(TYPENAME)}
         )
         calls_before_buyer = statements()
-        buyer = await post(
-            api, {"query": TYPENAME}, token=api.token("buyer", "events:read")
+        buyer = await api.post(
+            {"query": TYPENAME}, token=api.token("buyer", "events:read")
         )
 
     assert "errors" not in by_hash.json()

@@ -57,9 +57,7 @@ async def test_alias_limit_counts_aliases(api_with: Any) -> None:
 async def test_operation_limit_counts_operations(api_with: Any) -> None:
     query = " ".join(f"query Q{n} {{ __typename }}" for n in range(6))
     async with api_with() as (api, statements):
-        response = await api.client.post(
-            "/graphql", json={"query": query, "operationName": "Q0"}
-        )
+        response = await api.post({"query": query, "operationName": "Q0"})
 
         assert limit_of(response.json())["limit"] == "operations"
         assert statements() == 0
@@ -139,9 +137,7 @@ async def test_development_allows_introspection(api_with: Any) -> None:
 
 async def test_batched_requests_are_rejected(api_with: Any) -> None:
     async with api_with() as (api, statements):
-        response = await api.client.post(
-            "/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}]
-        )
+        response = await api.post([{"query": "{ __typename }"}] * 2)
 
         assert response.status_code == 400
         assert statements() == 0
@@ -150,9 +146,8 @@ async def test_batched_requests_are_rejected(api_with: Any) -> None:
 async def test_body_limit_rejects_large_body(api_with: Any) -> None:
     padding = "x" * (2 << 20)
     async with api_with() as (api, statements):
-        response = await api.client.post(
-            "/graphql",
-            json={"query": "{ __typename }", "variables": {"padding": padding}},
+        response = await api.post(
+            {"query": "{ __typename }", "variables": {"padding": padding}}
         )
 
         assert response.status_code == 413
@@ -166,10 +161,9 @@ async def test_body_limit_rejects_large_body(api_with: Any) -> None:
 async def test_body_limit_is_larger_for_organizers(api_with: Any) -> None:
     padding = "x" * (2 << 20)
     async with api_with() as (api, _):
-        response = await api.client.post(
-            "/graphql",
-            json={"query": "{ __typename }", "variables": {"padding": padding}},
-            headers={"Authorization": f"Bearer {api.token('org', 'organizer')}"},
+        response = await api.post(
+            {"query": "{ __typename }", "variables": {"padding": padding}},
+            token=api.token("org", "organizer"),
         )
 
     assert response.status_code == 200
