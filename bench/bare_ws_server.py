@@ -2,7 +2,8 @@
 
 Clients connect to /sub. A control connection on /pub sends a payload, and
 the server forwards it to every subscriber, with no GraphQL, no database
-and no broker in between.
+and no broker in between. A client of /snapshot/N receives N bytes at once
+on connecting, as a seatline subscriber receives its first snapshot.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ subscribers: set[ServerConnection] = set()
 
 async def handler(connection: ServerConnection) -> None:
     path = connection.request.path if connection.request else "/"
+    if path.startswith("/snapshot/"):
+        await connection.send("x" * int(path.removeprefix("/snapshot/")))
+        await connection.wait_closed()
+        return
     if path == "/pub":
         async for message in connection:
             broadcast(subscribers, message)

@@ -243,9 +243,12 @@ async def seatline_run(
 
 
 class SeatlineClient:
-    def __init__(self, url: str, event_id: uuid.UUID) -> None:
+    def __init__(
+        self, url: str, event_id: uuid.UUID, document: str = SUBSCRIPTION
+    ) -> None:
         self.url = url
         self.event_id = event_id
+        self.document = document
         self.arrivals: dict[int, float] = {}
         self.messages = 0
         self.resyncs: Counter[str] = Counter()
@@ -291,7 +294,7 @@ class SeatlineClient:
 
     async def subscribe(self, ws: Any, operation_id: int) -> None:
         self.operation_id = operation_id
-        payload = {"query": SUBSCRIPTION, "variables": {"e": str(self.event_id)}}
+        payload = {"query": self.document, "variables": {"e": str(self.event_id)}}
         message = {"id": str(operation_id), "type": "subscribe", "payload": payload}
         await ws.send(orjson.dumps(message).decode())
 
@@ -517,13 +520,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--seats", type=int, default=20, help="theatre rows of 40 seats"
     )
+    add_service_arguments(parser)
+    return parser.parse_args()
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the Redis and PostgreSQL addresses that the benchmarks use."""
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
         "--admin-url",
         default="postgresql://postgres@127.0.0.1:5432/test",
         help="PostgreSQL database used to create and drop the scratch database",
     )
-    return parser.parse_args()
 
 
 if __name__ == "__main__":
