@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -31,7 +32,9 @@ from seatline import db, graphiql
 from seatline.auth import routes as oauth_routes
 from seatline.auth.keys import KeySource, load_key_store
 from seatline.auth.middleware import PRINCIPAL_SCOPE_KEY, BearerTokenMiddleware
+from seatline.auth.revocations import RevokedTokens
 from seatline.auth.server import SeatlineAuthorizationServer
+from seatline.auth.store import unexpired_revocations
 from seatline.auth.tokens import InvalidToken
 from seatline.auth.validation import TokenValidator
 from seatline.body_limit import BodyLimitMiddleware
@@ -211,8 +214,12 @@ def create_app(
     issuer_http = httpx.AsyncClient(
         timeout=settings.issuer_fetch_timeout_seconds, follow_redirects=False
     )
-    validator = TokenValidator.from_settings(settings, key_source, issuer_http)
-    oauth_server = SeatlineAuthorizationServer(services, key_source)
+    revoked = RevokedTokens(
+        functools.partial(unexpired_revocations, services),
+        settings.revocation_reload_seconds,
+    )
+    validator = TokenValidator.from_settings(settings, key_source, issuer_http, revoked)
+    oauth_server = SeatlineAuthorizationServer(services, key_source, revoked)
     fanout = FanOut(
         lambda: supervisor.broadcast,
         _version_reader(services),

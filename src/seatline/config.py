@@ -111,6 +111,9 @@ class Settings(BaseSettings):
         default=30 * 86400, ge=3600, le=365 * 86400
     )
     authorization_code_lifetime_seconds: int = Field(default=120, ge=10, le=600)
+    # Each process reloads the list of revoked access tokens at most this
+    # often, so a revocation through another process applies within it.
+    revocation_reload_seconds: float = Field(default=5.0, gt=0, le=300)
     # Base URL that browsers and clients use to reach this server, such as
     # https://tickets.example.com; endpoint URLs in the server metadata are
     # built from it. Unset, they are built from each request's own URL.

@@ -389,6 +389,8 @@ async def test_revoke_access_token(deployment: Deployment) -> None:
 
     assert response.status_code == 200
     assert await introspect(deployment, token["access_token"]) == {"active": False}
+    refused = await graphql(deployment, token["access_token"], ORDER)
+    assert refused.status_code == 401
 
 
 async def test_introspect_refresh_token(deployment: Deployment) -> None:

@@ -32,6 +32,7 @@ from starlette.datastructures import Headers
 from seatline.auth import store
 from seatline.auth.keys import KeySource
 from seatline.auth.oauth_models import Access, Client, Code, Refresh, User
+from seatline.auth.revocations import RevokedTokens
 from seatline.auth.tokens import (
     KNOWN_SCOPES,
     InvalidToken,
@@ -208,6 +209,8 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
             return
         expires_at = datetime.fromtimestamp(token.claims["exp"], UTC)
         self.server.call(store.revoke_access_token, token.claims["jti"], expires_at)
+        if self.server.revoked is not None:
+            self.server.revoked.expire()
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
@@ -226,10 +229,16 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
 
 class SeatlineAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self, services: Services, keys: KeySource) -> None:
+    def __init__(
+        self,
+        services: Services,
+        keys: KeySource,
+        revoked: RevokedTokens | None = None,
+    ) -> None:
         super().__init__(scopes_supported=sorted(KNOWN_SCOPES))
         self.services = services
         self.keys = keys
+        self.revoked = revoked
         self.register_token_generator("default", self._generate_token)
         self.register_grant(CodeGrant, [RequireS256()])
         self.register_grant(RefreshGrant)

@@ -195,6 +195,15 @@ async def is_access_token_revoked(services: Services, jti: str) -> bool:
     return found is not None
 
 
+async def unexpired_revocations(services: Services) -> set[str]:
+    """Return the jti of every revoked access token that has not expired."""
+    statement = select(RevokedAccessToken.jti).where(
+        RevokedAccessToken.expires_at >= services.clock.now()
+    )
+    async with services.sessions() as session:
+        return set(await session.scalars(statement))
+
+
 async def purge_expired_grants(services: Services) -> int:
     """Delete expired codes, refresh tokens and revoked-token entries.
 

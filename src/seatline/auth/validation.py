@@ -19,6 +19,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from seatline.auth.issuers import ExternalIssuer, IssuerUnavailable, UnknownKey
 from seatline.auth.keys import ALGORITHM, KeySource
+from seatline.auth.revocations import RevokedTokens
 from seatline.auth.tokens import (
     MAX_SUBJECT_LENGTH,
     MAX_TOKEN_LENGTH,
@@ -43,8 +44,10 @@ class TokenValidator:
         audience: str,
         leeway_seconds: int,
         external: list[ExternalIssuer] | None = None,
+        revoked: RevokedTokens | None = None,
     ) -> None:
         self._keys = keys
+        self._revoked = revoked
         self._issuer = issuer
         self._local_claims = _claims_registry(issuer, audience, leeway_seconds)
         self._external = {item.config.issuer: item for item in external or []}
@@ -57,7 +60,11 @@ class TokenValidator:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, keys: KeySource, http: httpx.AsyncClient
+        cls,
+        settings: Settings,
+        keys: KeySource,
+        http: httpx.AsyncClient,
+        revoked: RevokedTokens | None = None,
     ) -> TokenValidator:
         external = [
             ExternalIssuer(
@@ -74,6 +81,7 @@ class TokenValidator:
             audience=settings.jwt_audience,
             leeway_seconds=settings.jwt_leeway_seconds,
             external=external,
+            revoked=revoked,
         )
 
     async def validate(self, token: str) -> Principal:
@@ -89,13 +97,13 @@ class TokenValidator:
             raise InvalidToken("invalid bearer token: kid is missing")
 
         if issuer == self._issuer:
-            return self._validate_local(token, header, kid)
+            return await self._validate_local(token, header, kid)
         external = self._external.get(issuer) if isinstance(issuer, str) else None
         if external is None:
             raise InvalidToken("invalid bearer token: issuer is not trusted")
         return await self._validate_external(token, external, algorithm, kid)
 
-    def _validate_local(
+    async def _validate_local(
         self, token: str, header: dict[str, Any], kid: str
     ) -> Principal:
         if header.get("alg") != ALGORITHM:
@@ -108,13 +116,18 @@ class TokenValidator:
         if kid not in keys.token_kids():
             raise InvalidToken("invalid bearer token: unknown kid")
 
-        # NOTE: revoked access tokens are not looked up here, so one stays
-        # usable until "exp"; only introspection reports it inactive.
         claims = _verify(token, keys.token_key_set(), ALGORITHM, self._local_claims)
+        if await self._is_revoked(claims.get("jti")):
+            raise InvalidToken("invalid bearer token: revoked")
         scope = claims.get("scope", "")
         if not isinstance(scope, str):
             raise InvalidToken("invalid bearer token: scope must be a string")
         return _principal(claims, scope.split(), prefix="")
+
+    async def _is_revoked(self, jti: object) -> bool:
+        if self._revoked is None or not isinstance(jti, str):
+            return False
+        return await self._revoked.contains(jti)
 
     async def _validate_external(
         self, token: str, issuer: ExternalIssuer, algorithm: str, kid: str
