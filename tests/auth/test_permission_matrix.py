@@ -400,6 +400,11 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w, r: {"id": w.event.id},
         NO_ROOM_FOR_BOOKERS,
     ),
+    ("Mutation", "leaveWaitingRoom"): Case(
+        f"mutation($id: ID!) {{ leaveWaitingRoom(eventId: $id) {{ {RESULT} }} }}",
+        lambda w, r: {"id": w.event.id},
+        NO_ROOM_FOR_BOOKERS,
+    ),
     ("Query", "waitingRoom"): Case(
         "query($id: ID!) { waitingRoom(eventId: $id) { state } }",
         lambda w, r: {"id": w.event.id},

@@ -58,6 +58,15 @@ query Status($eventId: ID!) {{
   waitingRoom(eventId: $eventId) {{ {STATUS_FIELDS} }}
 }}
 """
+LEAVE = """
+mutation Leave($eventId: ID!) {
+  leaveWaitingRoom(eventId: $eventId) {
+    __typename
+    ... on WaitingRoomLeft { eventId }
+    ... on Error { code message field }
+  }
+}
+"""
 UPDATES = f"""
 subscription Updates($eventId: ID!) {{
   waitingRoomUpdates(eventId: $eventId) {{ {STATUS_FIELDS} }}
@@ -305,6 +314,29 @@ async def test_join_event_without_room(api: ApiClient, on_sale: EventFixture) ->
 
     assert joined["code"] == "INVALID_STATE"
     assert joined["field"] == "eventId"
+
+
+async def test_leave_waiting_room_moves_queue_up(
+    api: ApiClient, services: Services
+) -> None:
+    fixture = await make_event(services, waiting_room=ROOM)
+    first, second = buyer_token(api), buyer_token(api)
+    await join(api, fixture.id, first)
+    queued = await join(api, fixture.id, second)
+
+    left = await api.execute(LEAVE, {"eventId": fixture.id}, token=first)
+    again = await api.execute(LEAVE, {"eventId": fixture.id}, token=first)
+    moved = await status(api, fixture.id, second)
+
+    assert queued["position"] == 2
+    assert left["data"]["leaveWaitingRoom"] == {
+        "__typename": "WaitingRoomLeft",
+        "eventId": fixture.id,
+    }
+    assert await status(api, fixture.id, first) is None
+    assert again["data"]["leaveWaitingRoom"]["code"] == "NOT_FOUND"
+    assert moved is not None
+    assert moved["position"] == 1
 
 
 async def test_waiting_room_before_joining(api: ApiClient, services: Services) -> None:

@@ -196,6 +196,43 @@ async def test_store_requeues_lapsed_admission(store: WaitingRoomStore) -> None:
     assert [p is not None and p.admitted for p in others] == [True, True]
 
 
+async def test_store_leave_moves_queue_up(store: WaitingRoomStore) -> None:
+    buyers = [f"late-{i}" for i in range(4)]
+    for buyer in buyers:
+        await store.join(visit(buyer, OPENS_AT + 1))
+
+    left = await store.leave(visit("late-1", OPENS_AT + 1))
+    again = await store.leave(visit("late-1", OPENS_AT + 1))
+
+    assert left is True
+    assert again is False
+    assert await store.place(visit("late-1", OPENS_AT + 1)) is None
+    assert await ranks(store, ["late-0", "late-2", "late-3"], OPENS_AT + 1) == [
+        0,
+        1,
+        2,
+    ]
+
+
+async def test_store_leave_after_admission_keeps_rate(
+    store: WaitingRoomStore,
+) -> None:
+    buyers = [f"late-{i}" for i in range(4)]
+    for buyer in buyers:
+        await store.join(visit(buyer, OPENS_AT))
+    # One admission per second: late-0 and late-1 are in after 2.5 s.
+    before = [await store.place(visit(b, OPENS_AT + 2.5)) for b in buyers]
+
+    await store.leave(visit("late-0", OPENS_AT + 2.5))
+    after = [await store.place(visit(b, OPENS_AT + 2.5)) for b in buyers[1:]]
+    later = await store.place(visit("late-2", OPENS_AT + 3))
+
+    assert [p is not None and p.admitted for p in before] == [True, True, False, False]
+    assert [p is not None and p.admitted for p in after] == [True, False, False]
+    assert later is not None
+    assert later.admitted
+
+
 async def test_store_keeps_events_apart(store: WaitingRoomStore) -> None:
     await store.join(visit("a", OPENS_AT + 1, event="event-1"))
     other = await store.join(visit("b", OPENS_AT + 1, event="event-2"))

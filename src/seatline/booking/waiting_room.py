@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from seatline.booking.errors import AdmissionRequired, InvalidState
+from seatline.booking.errors import AdmissionRequired, InvalidState, NotFound
 from seatline.booking.events import ensure_sale_open, get_event
 from seatline.booking.services import Services
 from seatline.models import Event, EventStatus
@@ -69,6 +69,19 @@ class WaitingRoom:
         now = self.services.clock.now()
         place = await self.services.waiting_rooms.place(self._visit(buyer_id, now))
         return None if place is None else self._status(buyer_id, place, now)
+
+    async def leave(self, buyer_id: str) -> None:
+        """Take the buyer out of the queue; raise `NotFound` when not queued.
+
+        A pass already issued stays valid until it expires, so leaving after
+        admission does not admit the next buyer early.
+        """
+        now = self.services.clock.now()
+        if not await self.services.waiting_rooms.leave(self._visit(buyer_id, now)):
+            raise NotFound(
+                f"you are not in the waiting room of event {self.event_id}",
+                field="eventId",
+            )
 
     def _visit(self, buyer_id: str, now: datetime) -> Visit:
         return Visit(

@@ -22,7 +22,11 @@ from seatline.schema.errors import (
     returns_errors,
 )
 from seatline.schema.types import parse_id
-from seatline.schema.waiting_room import WaitingRoomStatus, WaitingRoomStream
+from seatline.schema.waiting_room import (
+    WaitingRoomLeft,
+    WaitingRoomStatus,
+    WaitingRoomStream,
+)
 
 JoinWaitingRoomResult = Annotated[
     WaitingRoomStatus
@@ -44,6 +48,28 @@ async def join_waiting_room(
     )
     status = await room.join(principal(info).subject)
     return WaitingRoomStatus.from_domain(status)
+
+
+LeaveWaitingRoomResult = Annotated[
+    WaitingRoomLeft
+    | SaleNotOpenError
+    | InvalidInputError
+    | NotFoundError
+    | InvalidStateError
+    | BusyError,
+    strawberry.union("LeaveWaitingRoomResult"),
+]
+
+
+@returns_errors
+async def leave_waiting_room(
+    info: Info, event_id: strawberry.ID
+) -> LeaveWaitingRoomResult:
+    room = await room_service.open_waiting_room(
+        info.context.services, parse_id(event_id, "eventId")
+    )
+    await room.leave(principal(info).subject)
+    return WaitingRoomLeft(event_id=strawberry.ID(str(room.event_id)))
 
 
 async def waiting_room(info: Info, event_id: strawberry.ID) -> WaitingRoomStatus | None:

@@ -151,6 +151,12 @@ class Mutation:
         description="Queue for an event's on-sale; joining again keeps the "
         "caller's place.",
     )
+    leave_waiting_room = strawberry.mutation(
+        resolver=waiting_room_resolvers.leave_waiting_room,
+        permission_classes=[CanBook],
+        description="Leave an event's waiting room. A pass already issued "
+        "stays valid until passExpiresAt.",
+    )
     hold_seats = strawberry.mutation(
         resolver=booking_resolvers.hold_seats,
         permission_classes=[CanBook],

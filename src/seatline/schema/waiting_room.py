@@ -51,4 +51,9 @@ class WaitingRoomStatus:
         )
 
 
+@strawberry.type(description="The caller left an event's waiting room.")
+class WaitingRoomLeft:
+    event_id: strawberry.ID
+
+
 WaitingRoomStream = AsyncGenerator[WaitingRoomStatus, None]

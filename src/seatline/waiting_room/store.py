@@ -21,7 +21,7 @@ import bisect
 import math
 import secrets
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -78,6 +78,10 @@ class WaitingRoomStore(Protocol):
         """Return the buyer's place, or None when the buyer has not joined."""
         ...
 
+    async def leave(self, visit: Visit) -> bool:
+        """Remove the buyer from the queue; return False when not queued."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -88,11 +92,12 @@ def _pre_opening_score() -> str:
 
 # KEYS: queue (sorted set), arrivals (counter), cursor (hash with cursor and
 # last), admitted (hash of buyer to the unix time of admission).
-# ARGV: buyer, join flag, now, opens_at, admissions per minute, pass seconds,
-# pre-opening score, key lifetime in seconds.
+# ARGV: buyer, mode (join, place or leave), now, opens_at, admissions per
+# minute, pass seconds, pre-opening score, key lifetime in seconds.
 _VISIT_SCRIPT = """
 local buyer = ARGV[1]
-local join = ARGV[2] == '1'
+local mode = ARGV[2]
+local join = mode == 'join'
 local now = tonumber(ARGV[3])
 local opens_at = tonumber(ARGV[4])
 local rate = tonumber(ARGV[5])
@@ -117,6 +122,19 @@ if now > last then
 end
 
 local score = redis.call('ZSCORE', KEYS[1], buyer)
+if mode == 'leave' then
+  if score then
+    -- An admitted buyer's place is not handed on: the pass already issued
+    -- stays valid until it expires, so the admitted set must not grow.
+    if redis.call('ZRANK', KEYS[1], buyer) < math.floor(cursor + 1e-6) then
+      cursor = math.max(cursor - 1, 0)
+    end
+    redis.call('ZREM', KEYS[1], buyer)
+    redis.call('HDEL', KEYS[4], buyer)
+  end
+  redis.call('HSET', KEYS[3], 'cursor', exact(cursor), 'last', exact(last))
+  return score and 1 or 0
+end
 if score and join then
   local admitted_at = redis.call('HGET', KEYS[4], buyer)
   if admitted_at and tonumber(admitted_at) + pass_seconds <= now then
@@ -168,12 +186,15 @@ class RedisWaitingRoomStore:
         return cls(aioredis.from_url(url), key_prefix=key_prefix)
 
     async def join(self, visit: Visit) -> Place:
-        place = await self._visit(visit, join=True)
+        place = await self._visit(visit, "join")
         assert place is not None
         return place
 
     async def place(self, visit: Visit) -> Place | None:
-        return await self._visit(visit, join=False)
+        return await self._visit(visit, "place")
+
+    async def leave(self, visit: Visit) -> bool:
+        return bool(await self._run(visit, "leave"))
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -188,21 +209,8 @@ class RedisWaitingRoomStore:
             f"{base}:admitted",
         ]
 
-    async def _visit(self, visit: Visit, *, join: bool) -> Place | None:
-        ttl = max(1, math.ceil(visit.closes_at - visit.now)) + RETENTION_SECONDS
-        reply = await self._script(
-            keys=self.keys(visit.event_key),
-            args=[
-                visit.buyer_id,
-                "1" if join else "0",
-                repr(visit.now),
-                repr(visit.opens_at),
-                visit.admissions_per_minute,
-                visit.pass_seconds,
-                _pre_opening_score(),
-                ttl,
-            ],
-        )
+    async def _visit(self, visit: Visit, mode: str) -> Place | None:
+        reply = await self._run(visit, mode)
         if reply is None:
             return None
         rank, cursor, admitted_at = reply
@@ -210,6 +218,22 @@ class RedisWaitingRoomStore:
             rank=int(rank),
             cursor=float(cursor),
             admitted_at=None if admitted_at is None else float(admitted_at),
+        )
+
+    async def _run(self, visit: Visit, mode: str) -> Any:
+        ttl = max(1, math.ceil(visit.closes_at - visit.now)) + RETENTION_SECONDS
+        return await self._script(
+            keys=self.keys(visit.event_key),
+            args=[
+                visit.buyer_id,
+                mode,
+                repr(visit.now),
+                repr(visit.opens_at),
+                visit.admissions_per_minute,
+                visit.pass_seconds,
+                _pre_opening_score(),
+                ttl,
+            ],
         )
 
 
@@ -257,6 +281,20 @@ class MemoryWaitingRoomStore:
         if visit.buyer_id not in room.scores:
             return None
         return self._place_of(room, visit)
+
+    async def leave(self, visit: Visit) -> bool:
+        room = self._advance(visit)
+        buyer = visit.buyer_id
+        score = room.scores.pop(buyer, None)
+        if score is None:
+            return False
+        # An admitted buyer's place is not handed on, as in the Redis script.
+        rank = bisect.bisect_left(room.order, (score, buyer))
+        if rank < admitted_count(room.cursor):
+            room.cursor = max(room.cursor - 1, 0.0)
+        room.order.pop(rank)
+        room.admitted_at.pop(buyer, None)
+        return True
 
     async def close(self) -> None:
         self._rooms.clear()
