@@ -28,14 +28,12 @@ from seatline.schema.waiting_room import (
     WaitingRoomStream,
 )
 
+# The errors of joining and leaving: opening the room can fail the same ways.
+RoomErrors = (
+    SaleNotOpenError | InvalidInputError | NotFoundError | InvalidStateError | BusyError
+)
 JoinWaitingRoomResult = Annotated[
-    WaitingRoomStatus
-    | SaleNotOpenError
-    | InvalidInputError
-    | NotFoundError
-    | InvalidStateError
-    | BusyError,
-    strawberry.union("JoinWaitingRoomResult"),
+    WaitingRoomStatus | RoomErrors, strawberry.union("JoinWaitingRoomResult")
 ]
 
 
@@ -51,13 +49,7 @@ async def join_waiting_room(
 
 
 LeaveWaitingRoomResult = Annotated[
-    WaitingRoomLeft
-    | SaleNotOpenError
-    | InvalidInputError
-    | NotFoundError
-    | InvalidStateError
-    | BusyError,
-    strawberry.union("LeaveWaitingRoomResult"),
+    WaitingRoomLeft | RoomErrors, strawberry.union("LeaveWaitingRoomResult")
 ]
 
 
