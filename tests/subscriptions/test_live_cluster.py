@@ -566,9 +566,18 @@ class Writer:
         return str(result["__typename"])
 
     async def change_blocks(self, query: str, seats: list[str]) -> dict[str, Any]:
+        """Block or unblock seats, retrying BUSY as a client would.
+
+        BUSY comes before anything is written (a pool or lock timeout on a
+        loaded machine), so the retry cannot apply a change twice.
+        """
         token = self.token(self.fixture.organizer_id, "organizer")
         variables = {"input": {"eventId": self.fixture.id, "seatIds": seats}}
-        return await call(self.client, query, variables, token)
+        while True:
+            result = await call(self.client, query, variables, token)
+            if result.get("code") != "BUSY":
+                return result
+            await asyncio.sleep(0.1)
 
 
 async def age_hold(services: Services, hold_id: uuid.UUID) -> None:
@@ -857,9 +866,11 @@ async def test_stalled_client_bounded_then_resynced(
 
     # 80 more writes would have queued about 96 MB.
     assert rss_after_write[99] - rss_after_write[19] < 16 * 1024
-    for done_at, version in writes:
+    # The reader keeps pace: each change reaches it before the writer has
+    # finished five more, which holds at any machine speed.
+    for (_, version), (later_done_at, _) in zip(writes, writes[5:], strict=False):
         seen_at = min(at for at, seen in reader.versions_seen if seen >= version)
-        assert seen_at - done_at < 2.0, version
+        assert seen_at <= later_done_at, version
     assert_converged(reader, state)
     for view in stalled_views:
         assert_converged(view, state)
