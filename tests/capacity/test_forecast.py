@@ -31,9 +31,9 @@ from seatline.capacity import model, report
 from seatline.capacity.inputs import OnSale
 from seatline.capacity.series import RateSeries
 from tests.capacity import synthetic
+from tests.capacity.support import COMMAND_TIMEOUT_SECONDS, ROOT, iso, seatline
 from tests.capacity.synthetic import DAY
 
-ROOT = Path(__file__).resolve().parents[2]
 UPCOMING_AUDIENCE = 6_000
 CAPACITY_RPS = 20.0
 HEADROOM = 0.7
@@ -41,7 +41,6 @@ EXPECTED_PROCESSES = 4
 RATE_TOLERANCE = 0.10
 PER_BUYER_TOLERANCE = 0.05
 CHART_SIZE = (1200, 800)
-COMMAND_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -65,21 +64,6 @@ class Scenario:
     @property
     def chart(self) -> Path:
         return self.directory / "forecast.png"
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
-
-
-def seatline(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seatline", *arguments],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

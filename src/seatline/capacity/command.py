@@ -237,7 +237,9 @@ def _run(
         click.echo(f"history: {len(samples.times)} samples from Prometheus", err=True)
     else:
         logs = read_access_logs(access_logs)
-        history = series.bin_request_times(logs.request_times, step_seconds)
+        history = series.bin_request_times(
+            logs.request_times, step_seconds, ", ".join(map(str, access_logs))
+        )
         click.echo(f"history: {logs.summary()}", err=True)
 
     result = model.forecast(

@@ -232,7 +232,8 @@ def _require_fit_bins(coarse: RateSeries) -> None:
         hours = MIN_FIT_BINS * coarse.step / 3600
         raise InputError(
             "history",
-            f"the history covers {len(coarse.rates) * coarse.step / 3600:.1f} hours; "
+            f"the history covers {len(coarse.rates) * coarse.step / 3600:.2f} "
+            "hours of complete bins; "
             f"the baseline model needs at least {hours:g} hours",
         )
 

@@ -71,13 +71,13 @@ class Surge:
         return float(self.excess_rates.max())
 
 
-def bin_request_times(times: Sequence[float], step: int) -> RateSeries:
+def bin_request_times(times: Sequence[float], step: int, source: str) -> RateSeries:
     """Count requests per bin; the partial first and last bins are dropped."""
     stamps = np.asarray(times, dtype=np.float64)
     first = math.ceil(stamps.min() / step) * step
     end = math.floor(stamps.max() / step) * step
     bins = int((end - first) // step)
-    _require_bins(bins, step, "access logs")
+    _require_bins(bins, step, source)
     inside = stamps[(stamps >= first) & (stamps < end)]
     indexes = ((inside - first) // step).astype(np.int64)
     counts = np.bincount(indexes, minlength=bins).astype(np.float64)
@@ -99,7 +99,7 @@ def _require_bins(bins: int, step: int, source: str) -> None:
     if bins < MIN_BINS:
         raise InputError(
             source,
-            f"the history covers {max(bins, 0)} complete bins of {step} s; "
+            f"the history covers {max(bins, 0)} complete bin(s) of {step} s; "
             f"a forecast needs at least {MIN_BINS}",
         )
 
