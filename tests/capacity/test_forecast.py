@@ -2,10 +2,10 @@
 
 Three days of access logs: a daily sinusoid of 1 ± 0.5 requests per second
 and one past on-sale of 2,000 buyers at 5 requests each. The upcoming
-on-sale has 6,000 buyers. With a measured capacity of 20 requests per second
-per process at 70%, each process takes 14 requests per second; the true
-upper peak is about 49 requests per second (47.5 of surge, 1.3 of baseline,
-0.4 of noise), so 4 processes. The tolerances below (10% for rates, 5% for
+on-sale has 6,000 buyers. A measured capacity of 20 requests per second
+per process, used at 70%, gives 14 requests per second per process. The
+true upper peak is about 49 requests per second (47.5 of surge, 1.3 of
+baseline, 0.4 of noise), so 4 processes are needed. The tolerances below (10% for rates, 5% for
 requests per buyer) cover the Poisson noise of one fixed seed with room to
 spare, and the process count stays 4 anywhere from 42 to 56 requests per
 second.
@@ -206,13 +206,27 @@ def poisson_series(days: float, rate: float, step: int = 60) -> RateSeries:
     return RateSeries(start=0.0, step=step, rates=counts / step)
 
 
+def on_sale_after(
+    history: RateSeries,
+    name: str,
+    seconds: float,
+    audience: int,
+    requests_per_buyer: float | None = None,
+    arrival_minutes: float | None = None,
+) -> OnSale:
+    """Return an on-sale that starts `seconds` after the history ends."""
+    return OnSale(
+        name=name,
+        start=datetime.fromtimestamp(history.end + seconds, UTC),
+        audience=audience,
+        requests_per_buyer=requests_per_buyer,
+        arrival_minutes=arrival_minutes,
+    )
+
+
 def test_report_markdown_table() -> None:
     history = poisson_series(days=3, rate=2.0)
-    on_sale = OnSale(
-        name="Spring tour",
-        start=datetime.fromtimestamp(history.end + 6 * 3600, UTC),
-        audience=UPCOMING_AUDIENCE,
-    )
+    on_sale = on_sale_after(history, "Spring tour", 6 * 3600, UPCOMING_AUDIENCE)
 
     result = model.forecast(
         history, [on_sale], capacity_rps=CAPACITY_RPS, headroom=HEADROOM
@@ -229,11 +243,7 @@ def test_report_markdown_table() -> None:
 
 def test_report_plain_table_aligns() -> None:
     history = poisson_series(days=1, rate=2.0)
-    on_sale = OnSale(
-        name="Matinee",
-        start=datetime.fromtimestamp(history.end + 3600, UTC),
-        audience=100,
-    )
+    on_sale = on_sale_after(history, "Matinee", 3600, 100)
 
     result = model.forecast(history, [on_sale], capacity_rps=50, headroom=0.5)
     header, row = report.table(result, "plain").splitlines()[:2]
@@ -243,12 +253,8 @@ def test_report_plain_table_aligns() -> None:
 
 def test_forecast_short_history_falls_back() -> None:
     history = poisson_series(days=1, rate=2.0)
-    on_sale = OnSale(
-        name="Matinee",
-        start=datetime.fromtimestamp(history.end + 3600, UTC),
-        audience=1_000,
-        requests_per_buyer=6,
-        arrival_minutes=20,
+    on_sale = on_sale_after(
+        history, "Matinee", 3600, 1_000, requests_per_buyer=6, arrival_minutes=20
     )
 
     result = model.forecast(history, [on_sale], capacity_rps=50, headroom=0.5)
@@ -316,3 +322,14 @@ def test_cli_import_stays_light() -> None:
     )
 
     assert completed.stdout.strip() == "[]"
+
+
+def test_forecast_zero_audience_is_baseline() -> None:
+    history = poisson_series(days=1, rate=2.0)
+    on_sale = on_sale_after(history, "Rehearsal", 3600, 0)
+
+    result = model.forecast(history, [on_sale], capacity_rps=50, headroom=0.5)
+
+    assert result.on_sales[0].surge_requests == 0
+    assert result.on_sales[0].peak_rate == result.on_sales[0].baseline_at_peak
+    assert result.processes == model.MIN_PROCESSES

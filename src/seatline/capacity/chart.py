@@ -13,6 +13,7 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from numpy.typing import NDArray
 
 from seatline.capacity.model import Forecast, OnSaleForecast
@@ -37,7 +38,7 @@ SURGE_COLOR = "#ff7f0e"
 
 
 def draw(result: Forecast, path: Path) -> None:
-    """Write a WIDTH x HEIGHT PNG: an overview on top, one panel per on-sale below."""
+    """Write a PNG: the overview on top, the first three on-sales in panels below."""
     figure = Figure(
         figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI, layout="constrained"
     )
@@ -75,7 +76,7 @@ def _overview(axes: Axes, result: Forecast) -> None:
                 label="past surge (not in the baseline fit)" if index == 0 else None,
             )
     _forecast_lines(axes, result, np.ones(len(result.total), dtype=bool))
-    _capacity_line(axes, result)
+    _capacity_line(axes, result, result.processes)
     for item in result.on_sales:
         axes.axvline(_date(item.on_sale.start.timestamp()), color="black", ls=":")
     axes.set_title("History and forecast (UTC)", loc="left")
@@ -93,7 +94,7 @@ def _detail(axes: Axes, result: Forecast, item: OnSaleForecast) -> None:
     end = max(surge_end, item.peak_time) + DETAIL_MARGIN_SECONDS
     window = (times >= start - DETAIL_MARGIN_SECONDS) & (times <= end)
     _forecast_lines(axes, result, window)
-    _capacity_line(axes, result)
+    capacity = _capacity_line(axes, result, item.processes)
     axes.axvline(_date(start), color="black", ls=":")
     axes.set_title(
         f"{item.on_sale.name}: up to {item.peak_upper:.0f} req/s, "
@@ -103,6 +104,7 @@ def _detail(axes: Axes, result: Forecast, item: OnSaleForecast) -> None:
     )
     axes.set_ylabel("requests per second")
     axes.set_ylim(bottom=0)
+    axes.legend(handles=[capacity], loc="upper right", fontsize="small")
     _time_axis(axes)
 
 
@@ -138,13 +140,13 @@ def _forecast_lines(axes: Axes, result: Forecast, window: BoolArray) -> None:
     )
 
 
-def _capacity_line(axes: Axes, result: Forecast) -> None:
-    target = result.processes * result.capacity_rps * result.headroom
-    axes.axhline(
+def _capacity_line(axes: Axes, result: Forecast, processes: int) -> Line2D:
+    target = processes * result.capacity_rps * result.headroom
+    return axes.axhline(
         target,
         color=CAPACITY_COLOR,
         ls="--",
-        label=f"{result.processes} processes at {result.headroom:.0%}",
+        label=f"{processes} processes at {result.headroom:.0%}",
     )
 
 

@@ -39,7 +39,7 @@ def table(result: Forecast, table_format: TableFormat) -> str:
         lines = [
             "  ".join(
                 cell.ljust(width) for cell, width in zip(cells, widths, strict=True)
-            )
+            ).rstrip()
             for cells in (COLUMNS, *rows)
         ]
     per_process = result.capacity_rps * result.headroom
