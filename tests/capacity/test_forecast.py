@@ -5,10 +5,10 @@ and one past on-sale of 2,000 buyers at 5 requests each. The upcoming
 on-sale has 6,000 buyers. A measured capacity of 20 requests per second
 per process, used at 70%, gives 14 requests per second per process. The
 true upper peak is about 49 requests per second (47.5 of surge, 1.3 of
-baseline, 0.4 of noise), so 4 processes are needed. The tolerances below (10% for rates, 5% for
-requests per buyer) cover the Poisson noise of one fixed seed with room to
-spare, and the process count stays 4 anywhere from 42 to 56 requests per
-second.
+baseline, 0.4 of noise), so 4 processes are needed. The tolerances below
+(10% for rates, 5% for requests per buyer) cover the Poisson noise of one
+fixed seed with room to spare, and the process count stays 4 anywhere from
+42 to 56 requests per second.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class OnSaleForecast:
 
 @dataclass(frozen=True)
 class Calibration:
-    """What past on-sales tell about requests per buyer and arrivals."""
+    """Requests per buyer and the arrival curve, measured from past on-sales."""
 
     requests_per_buyer: float | None = None
     curve: ArrivalCurve | None = None

@@ -17,13 +17,13 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 MIN_BINS = 12
-# The robust baseline is a running median over this window: wide enough that
-# a surge of up to an hour is a minority of its points, narrow enough to
-# follow a daily cycle (the median of a sinusoid over 3 of 24 hours differs
-# from its value at the centre by under 2% of its amplitude).
+# The robust baseline is a running median over this window. A surge of up to
+# an hour is a minority of its points. At a daily peak or trough, the median
+# of a sinusoid over 3 of 24 hours is within 2% of its amplitude of the
+# value at the centre.
 BASELINE_WINDOW_SECONDS = 3 * 3600
-# A bin starts a surge when it exceeds the baseline by this many standard
-# deviations and by at least SURGE_MIN_REQUESTS requests; the surge goes on
+# A bin starts a surge when it exceeds the baseline by SURGE_SIGMAS standard
+# deviations and by at least SURGE_MIN_REQUESTS requests. The surge goes on
 # while the excess stays above SURGE_TAIL_SIGMAS.
 SURGE_SIGMAS = 6.0
 SURGE_TAIL_SIGMAS = 2.0
