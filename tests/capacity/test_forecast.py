@@ -324,6 +324,25 @@ def test_cli_import_stays_light() -> None:
     assert completed.stdout.strip() == "[]"
 
 
+def test_forecast_flat_arrival_rate() -> None:
+    history = poisson_series(days=1, rate=2.0)
+    on_sale = OnSale(
+        name="Cup final",
+        start=datetime.fromtimestamp(history.end + 3600, UTC),
+        audience=12_000,
+        requests_per_buyer=5,
+        arrival_minutes=40,
+        arrival_shape="flat",
+    )
+
+    result = model.forecast(history, [on_sale], capacity_rps=50, headroom=0.5)
+
+    # 60,000 requests over 40 minutes: 25 requests per second throughout.
+    assert result.on_sales[0].surge_peak_rate == pytest.approx(25.0)
+    assert result.on_sales[0].surge_requests == pytest.approx(60_000)
+    assert result.on_sales[0].curve.description == "flat over 40 min"
+
+
 def test_forecast_zero_audience_is_baseline() -> None:
     history = poisson_series(days=1, rate=2.0)
     on_sale = on_sale_after(history, "Rehearsal", 3600, 0)

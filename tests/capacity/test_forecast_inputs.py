@@ -125,6 +125,23 @@ CASES = {
         [],
         "upcoming.csv:2: arrival_minutes must be from 1 to 1440",
     ),
+    "csv_arrival_shape_unknown": Case(
+        {
+            "upcoming.csv": "name,start,audience,arrival_minutes,arrival_shape\n"
+            "Gala,2026-06-03T20:00:00Z,100,30,gaussian\n"
+        },
+        [],
+        "upcoming.csv:2: arrival_shape must be one of exponential, flat, "
+        "not 'gaussian'",
+    ),
+    "csv_flat_without_minutes": Case(
+        {
+            "upcoming.csv": "name,start,audience,arrival_shape\n"
+            "Gala,2026-06-03T20:00:00Z,100,flat\n"
+        },
+        [],
+        "upcoming.csv:2: arrival_shape flat needs arrival_minutes",
+    ),
     "json_not_array": Case(
         {"upcoming.json": '{"name": "Gala"}'},
         ["--on-sales", "upcoming.json"],

@@ -66,7 +66,7 @@ class InvalidInput(click.ClickException):
     type=click.Path(path_type=Path),
     help="CSV or JSON of upcoming on-sales: name, start (ISO 8601 with a UTC "
     "offset, or a timezone column), audience, and optionally "
-    "requests_per_buyer and arrival_minutes.",
+    "requests_per_buyer, arrival_minutes and arrival_shape (exponential or flat).",
 )
 @click.option(
     "--past-on-sales",

@@ -24,7 +24,15 @@ ACCESS_LOGGER = "seatline.access"
 PROBE_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 ON_SALE_REQUIRED = ("name", "start", "audience")
-ON_SALE_OPTIONAL = ("timezone", "requests_per_buyer", "arrival_minutes")
+ON_SALE_OPTIONAL = (
+    "timezone",
+    "requests_per_buyer",
+    "arrival_minutes",
+    "arrival_shape",
+)
+# "flat" suits an on-sale behind a waiting room, which admits buyers at a
+# fixed rate.
+ARRIVAL_SHAPES = ("exponential", "flat")
 MAX_ARRIVAL_MINUTES = 24 * 60
 
 
@@ -68,6 +76,7 @@ class OnSale:
     audience: int
     requests_per_buyer: float | None = None
     arrival_minutes: float | None = None
+    arrival_shape: str = "exponential"
     # "file:line" of its row, for messages.
     where: str = ""
 
@@ -252,16 +261,26 @@ def _on_sale(row: Mapping[str, Any], where: str) -> OnSale:
     if requests_per_buyer is not None and requests_per_buyer <= 0:
         raise InputError(where, "requests_per_buyer must be more than 0")
     arrival_minutes = _number(row.get("arrival_minutes"), where, "arrival_minutes")
-    if arrival_minutes is not None and not 0 < arrival_minutes <= MAX_ARRIVAL_MINUTES:
+    if arrival_minutes is not None and not 1 <= arrival_minutes <= MAX_ARRIVAL_MINUTES:
         raise InputError(
             where, f"arrival_minutes must be from 1 to {MAX_ARRIVAL_MINUTES}"
         )
+    arrival_shape = str(row.get("arrival_shape") or "exponential").strip()
+    if arrival_shape not in ARRIVAL_SHAPES:
+        raise InputError(
+            where,
+            f"arrival_shape must be one of {', '.join(ARRIVAL_SHAPES)}, "
+            f"not {arrival_shape!r}",
+        )
+    if arrival_shape == "flat" and arrival_minutes is None:
+        raise InputError(where, "arrival_shape flat needs arrival_minutes")
     return OnSale(
         name=name,
         start=parse_time(row.get("start"), where, "start", zone),
         audience=int(audience),
         requests_per_buyer=requests_per_buyer,
         arrival_minutes=arrival_minutes,
+        arrival_shape=arrival_shape,
         where=where,
     )
 

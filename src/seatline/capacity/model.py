@@ -279,6 +279,16 @@ def exponential_curve(arrival_minutes: float, step: int) -> ArrivalCurve:
     )
 
 
+def flat_curve(arrival_minutes: float, step: int) -> ArrivalCurve:
+    """Spread requests evenly over `arrival_minutes`, as a waiting room admits."""
+    bins = math.ceil(arrival_minutes * 60 / step)
+    return ArrivalCurve(
+        offset=0,
+        shares=np.full(bins, 1 / bins, dtype=np.float64),
+        description=f"flat over {arrival_minutes:g} min",
+    )
+
+
 def calibrate(
     surges: Sequence[Surge], past_on_sales: Sequence[OnSale], step: int
 ) -> Calibration:
@@ -385,6 +395,8 @@ def _requests_per_buyer(on_sale: OnSale, calibration: Calibration) -> tuple[floa
 
 
 def _curve_for(on_sale: OnSale, calibration: Calibration, step: int) -> ArrivalCurve:
+    if on_sale.arrival_minutes is not None and on_sale.arrival_shape == "flat":
+        return flat_curve(on_sale.arrival_minutes, step)
     if on_sale.arrival_minutes is not None:
         return exponential_curve(on_sale.arrival_minutes, step)
     if calibration.curve is not None:
