@@ -220,6 +220,10 @@ def test_prometheus_processes_known_value(result: dict[str, Any]) -> None:
     assert result["processes"] == EXPECTED_PROCESSES
     assert result["capacity_rps_per_process"] == 25.0
     assert result["capacity_source"].endswith("capacity.json")
+    assert result["capacity"].endswith(
+        "(measured at 2026-11-30T10:00:00+00:00 with 2 processes and 500 users "
+        "by `locust --headless -u 500`)."
+    )
 
 
 def test_prometheus_unreachable_is_input_error(tmp_path: Path) -> None:

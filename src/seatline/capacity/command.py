@@ -259,6 +259,7 @@ def _run(
         document: dict[str, Any] = {
             **report.as_json(result),
             "capacity_source": capacity.source,
+            "capacity": capacity.describe(),
         }
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")
@@ -266,3 +267,4 @@ def _run(
         click.echo(
             report.table(result, "plain" if table_format == "plain" else "markdown")
         )
+        click.echo(f"- {capacity.describe()}")

@@ -92,6 +92,24 @@ class Capacity:
     command: str | None = None
     measured_at: str | None = None
 
+    def describe(self) -> str:
+        """Return where the capacity comes from, for the report."""
+        details = [
+            f"{name} {value}"
+            for name, value in (
+                ("measured at", self.measured_at),
+                ("with", self.processes and f"{self.processes} processes"),
+                ("and", self.users and f"{self.users} users"),
+                ("by", self.command and f"`{self.command}`"),
+            )
+            if value
+        ]
+        measured = f" ({' '.join(details)})" if details else ""
+        return (
+            f"Capacity: {self.requests_per_second_per_process:g} req/s per "
+            f"process, from {self.source}{measured}."
+        )
+
 
 def read_access_logs(paths: Sequence[Path]) -> AccessLogHistory:
     """Collect the request arrival times from JSON access-log files."""
