@@ -1,5 +1,5 @@
 """Command line: seatline serve | migrate | import-venue | demo | token | keys |
-client | account."""
+client | account | forecast."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import uvicorn
 from seatline import db, migrate
 from seatline.auth.keys import generate_key_store, load_key_store, write_key_store
 from seatline.auth.tokens import KNOWN_SCOPES, mint_token
+from seatline.capacity.command import forecast_command
 from seatline.config import Environment, Settings
 from seatline.observability.logs import configure_logging, log_format_from_environment
 from seatline.server import run_server
@@ -430,6 +431,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         "seatline.app:create_app", factory=True, host=host, port=port, log_level="info"
     )
 
+
+main.add_command(forecast_command)
 
 if __name__ == "__main__":
     main()
