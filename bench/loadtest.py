@@ -1,9 +1,10 @@
 """Locust on-sale load test, with optional fault injection, and its report.
 
-The runner creates an on-sale event through the API (as onsale.py does),
-then runs bench/locustfile.py headless in a Locust subprocess: first
-TypenameProbe alone for --raw-seconds, which gives the raw request rate of
-this client and server in this run, then buyers and bots for --run-time.
+The runner creates an on-sale event through the API (as onsale.py does)
+and runs bench/locustfile.py headless in a Locust subprocess. First
+TypenameProbe runs alone for --raw-seconds, which gives the raw request
+rate of this client and server in this run. Then buyers and bots run for
+--run-time.
 After a sweeper interval it checks the database and prints one markdown
 report: throughput as a ratio to the raw rate, p50/p95/p99 per operation,
 the error mix and the invariant checks. The exit code is 1 when a check
@@ -227,7 +228,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 @dataclass
 class Results:
-    """What the Locust users saw, as locustfile.Recorder wrote it."""
+    """Counts and latencies of the Locust users, as locustfile.Recorder wrote them."""
 
     completed_by_second: dict[int, int]
     events_by_second: dict[int, dict[str, int]]
@@ -262,7 +263,7 @@ class Results:
         return seen
 
     def to_stats(self) -> Stats:
-        """The buyers' view in the form of onsale.py's database checks."""
+        """Return the buyers' view in the form that onsale.py's checks take."""
         stats = Stats()
         stats.paid_order_ids = list(self.paid_order_ids)
         stats.sold_seat_ids = list(self.sold_seat_ids)
@@ -375,7 +376,7 @@ class Fault:
 
     name: str
     started: float = 0.0
-    # When the broken part answered again; for kill-api, when it died.
+    # When the broken part was running again, or for kill-api, when it died.
     restored: float = 0.0
 
 
@@ -409,6 +410,8 @@ class FaultAnalysis:
     recovered: int | None
     # Seconds whose failures and error codes count as seen during the fault.
     window: range
+    # Median of the seconds after the window, to the end of the run time.
+    settled: float | None = None
     seen: Counter[str] = field(default_factory=Counter)
     seen_before: Counter[str] = field(default_factory=Counter)
 
@@ -417,7 +420,9 @@ class FaultAnalysis:
 DIP_SEARCH_SECONDS = 10
 
 
-def analyse_fault(results: Results, fault: Fault, ramp_end: int) -> FaultAnalysis:
+def analyse_fault(
+    results: Results, fault: Fault, ramp_end: int, run_end: int
+) -> FaultAnalysis:
     """Measure the dip and the recovery; `ramp_end` is the first steady second."""
     start = int(fault.started)
     last = max(results.completed_by_second)
@@ -444,7 +449,9 @@ def analyse_fault(results: Results, fault: Fault, ramp_end: int) -> FaultAnalysi
     end = max(end, int(fault.restored))
     window = range(start, end + 1)
     lowest = min(results.per_second(start, end))
+    after = results.per_second(end + 1, run_end)
     return FaultAnalysis(
+        settled=statistics.median(after) if after else None,
         baseline=baseline,
         lowest=lowest,
         dip=dip,
@@ -574,7 +581,7 @@ def print_report(
         verdict = "pass" if check.passed else "FAIL"
         print(f"| {check.name} | {verdict} | {check.detail} |")
     if fault is not None:
-        print_fault(results, fault, measured.steady.start)
+        print_fault(results, fault, measured.steady)
 
 
 def _shares(args: argparse.Namespace) -> str:
@@ -622,8 +629,8 @@ def _print_error_mix(results: Results) -> None:
         print(f"| {key} | {number:,} |")
 
 
-def print_fault(results: Results, fault: Fault, ramp_end: int) -> None:
-    analysis = analyse_fault(results, fault, ramp_end)
+def print_fault(results: Results, fault: Fault, steady: range) -> None:
+    analysis = analyse_fault(results, fault, steady.start, steady.stop - 1)
     start = int(fault.started)
     print(f"\n### Fault: {fault.name}\n")
     print("| measure | value |\n| --- | ---: |")
@@ -648,6 +655,12 @@ def print_fault(results: Results, fault: Fault, ramp_end: int) -> None:
             f"recovered ({RECOVERY_SECONDS} s at >= {RECOVERY_SHARE:.0%} of median)",
             f"{recovery} after the fault",
         ),
+        (
+            "median after that, to the end of the run time",
+            "n/a"
+            if analysis.settled is None
+            else f"{analysis.settled:.0f} ({_ratio(analysis.settled, baseline)})",
+        ),
     ):
         print(f"| {name} | {value} |")
 
@@ -662,10 +675,11 @@ def print_fault(results: Results, fault: Fault, ramp_end: int) -> None:
         print(f"| {kind} | {during:,} | {before:,} |")
 
     print(
+        "\nFrom 5 s before the fault to the end of the run time:\n"
         "\n| second | completed requests | ratio to median | failures "
         "| websocket events |\n| ---: | ---: | ---: | ---: | ---: |"
     )
-    for second in range(window.start - 5, window.stop + 5):
+    for second in range(window.start - 5, steady.stop):
         seen = results.events_by_second.get(second, {})
         websocket = sum(n for k, n in seen.items() if _is_websocket(k))
         failures = sum(n for k, n in seen.items() if _is_transport(k))
@@ -685,7 +699,7 @@ def _is_websocket(kind: str) -> bool:
 
 
 def _is_transport(kind: str) -> bool:
-    """A transport failure, as opposed to a typed error code such as BUSY."""
+    """Tell a transport failure from a typed error code such as BUSY."""
     return not _is_websocket(kind) and ERROR_CODE.fullmatch(kind) is None
 
 

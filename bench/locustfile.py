@@ -79,7 +79,7 @@ WS_RECONNECT_MAX_SECONDS = 5.0
 
 
 class Recorder:
-    """What the users saw, written to the results file when the test stops."""
+    """Counts and latencies that the users saw, written out when the test stops."""
 
     def __init__(self) -> None:
         # Epoch second -> completed requests, and -> failures and codes by kind.
@@ -221,8 +221,13 @@ def _failure_of(response: Any) -> str | None:
     if response.status_code != 200:
         return f"HTTP {response.status_code}"
     payload = orjson.loads(response.content)
-    if payload.get("errors") or not isinstance(payload.get("data"), dict):
-        return "GraphQL error"
+    errors = payload.get("errors") or []
+    if errors:
+        first = errors[0]
+        code = (first.get("extensions") or {}).get("code")
+        return f"GraphQL error {code or str(first.get('message'))[:60]}"
+    if not isinstance(payload.get("data"), dict):
+        return "GraphQL response without data"
     return None
 
 
@@ -246,26 +251,40 @@ class SeatMapWatcher:
             self.socket.close()
 
     def _run(self) -> None:
-        delay = 0.5
+        delay = 0.25
         while True:
             try:
                 self._watch()
+            except websocket.WebSocketBadStatusException as error:
+                RECORD.websocket[f"handshake failed: HTTP {error.status_code}"] += 1
+                RECORD.note("websocket failed")
             except (OSError, websocket.WebSocketException) as error:
                 RECORD.websocket[f"failed: {type(error).__name__}: {error}"] += 1
                 RECORD.note("websocket failed")
+            finally:
+                # The server counts open sockets per address and principal.
+                if self.socket is not None:
+                    self.socket.close()
+                    self.socket = None
+            # The pause doubles after each socket that brought no snapshot.
+            delay = 0.5 if self.codes is not None else delay * 2
+            delay = min(WS_RECONNECT_MAX_SECONDS, delay)
             self.codes = None
             gevent.sleep(self.user.rng.uniform(0.5, 1.0) * delay)
-            delay = min(WS_RECONNECT_MAX_SECONDS, delay * 2)
 
     def _watch(self) -> None:
         url = SCENARIO["url"].replace("http", "ws", 1) + "/graphql"
         context = _tls_context()
         options = {} if context is None else {"context": context}
+        # Like other non-browser clients, send no Origin header: behind nginx
+        # the Host header loses the port, and seatline rejects a websocket
+        # whose Origin names another host with 403.
         self.socket = websocket.create_connection(
             url,
             subprotocols=["graphql-transport-ws"],
             timeout=60,
             sslopt=options,
+            suppress_origin=True,
         )
         send = self.socket.send
         # Anonymous sockets share one principal, which may open only a few.
@@ -315,6 +334,10 @@ class SeatMapWatcher:
     def _apply(self, update: dict[str, Any]) -> None:
         RECORD.websocket[f"message {update['kind']}"] += 1
         if update["kind"] == "SNAPSHOT":
+            if self.codes is not None:
+                # The server resynchronised this subscriber, after a gap.
+                RECORD.websocket[f"resync snapshot: {update['reason']}"] += 1
+                RECORD.note("websocket resync")
             codes = decode_availability(update["availability"], update["seatCount"])
             self.codes = bytearray(codes)
             self.version = update["version"]

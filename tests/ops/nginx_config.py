@@ -126,6 +126,7 @@ def write_nginx_config(
     *,
     worker_connections: int = 512,
     per_address_limits: bool = True,
+    fail_timeout_seconds: int = 30,
 ) -> tuple[Path, Path]:
     """Write the main config, the rendered template and the upstreams.
 
@@ -137,7 +138,7 @@ def write_nginx_config(
     upstreams.write_text(
         "".join(
             f"server {server.url.removeprefix('http://')} max_fails=1 "
-            "fail_timeout=30s;\n"
+            f"fail_timeout={fail_timeout_seconds}s;\n"
             for server in servers
         )
     )
