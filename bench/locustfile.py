@@ -19,7 +19,7 @@ Every GraphQL request is reported to Locust under its root field name
 (holdSeats, checkout, ...). A 200 response with data is a completed
 request, whatever its typed result. Typed error codes (SEATS_UNAVAILABLE,
 BUSY, ...) are counted apart from transport failures (connection errors,
-non-200 statuses, GraphQL errors without data).
+non-200 statuses, responses with GraphQL errors or without data).
 """
 
 from __future__ import annotations
