@@ -251,6 +251,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "fetches a new one (default: 0).",
     )
     parser.add_argument(
+        "--hold-seconds",
+        type=int,
+        default=600,
+        help="The event's holdDurationSeconds, 60 to 3600 (default: 600).",
+    )
+    parser.add_argument(
         "--decline-rate",
         type=float,
         default=0.0,
@@ -275,6 +281,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--explicit-share must be between 0 and 1")
     if args.seat_map_max_age < 0:
         parser.error("--seat-map-max-age must not be negative")
+    if not 60 <= args.hold_seconds <= 3600:
+        parser.error("--hold-seconds must be between 60 and 3600")
     if not 0 <= args.decline_rate <= 1:
         parser.error("--decline-rate must be between 0 and 1")
     if args.plan is not None and not args.plan.is_file():
@@ -564,7 +572,7 @@ def _event_input(
             {"category": name, "amount": 2000 + 1000 * index}
             for index, name in enumerate(categories)
         ],
-        "holdDurationSeconds": 600,
+        "holdDurationSeconds": args.hold_seconds,
         "maxSeatsPerOrder": args.max_seats,
         "maxSeatsPerBuyer": args.max_seats_per_buyer,
     }

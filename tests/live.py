@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import DEVNULL
 
 import httpx
 
@@ -23,10 +24,9 @@ def free_port() -> int:
         return port
 
 
-# Tests send many requests from one address in a few seconds; the rate
-# limits' own tests set real limits.
-UNLIMITED_RATES = {
-    f"rate_limit_{name}": "1000000/minute"
+# Settings fields of the request rate limits.
+RATE_LIMIT_FIELDS = tuple(
+    f"rate_limit_{name}"
     for name in (
         "per_address",
         "per_subject",
@@ -34,7 +34,10 @@ UNLIMITED_RATES = {
         "bookings_per_subject",
         "bookings_per_address",
     )
-}
+)
+# Tests send many requests from one address in a few seconds; the rate
+# limits' own tests set real limits.
+UNLIMITED_RATES = dict.fromkeys(RATE_LIMIT_FIELDS, "1000000/minute")
 
 
 @dataclass(frozen=True)
@@ -141,3 +144,69 @@ async def _wait_ready(base_url: str, process: asyncio.subprocess.Process) -> Non
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"seatline serve at {base_url} not ready in time")
+
+
+class RedisServer:
+    """A redis-server child process on a free loopback port, without persistence."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            stdout=DEVNULL,
+            stderr=DEVNULL,
+        )
+        for _ in range(100):
+            if await self.ping():
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    async def kill(self) -> None:
+        """Kill the server without a shutdown, as a crash would."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.kill()
+        await self.process.wait()
+
+    async def ping(self) -> bool:
+        # A raw socket, so that no client library retries behind our back.
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        except OSError:
+            return False
+        try:
+            writer.write(b"PING\r\n")
+            return await asyncio.wait_for(reader.readline(), 2) == b"+PONG\r\n"
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+
+    async def command(self, *words: str) -> list[bytes]:
+        """Send one command and return the lines of the reply."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            encoded = b"".join(
+                b"$%d\r\n%s\r\n" % (len(word), word.encode()) for word in words
+            )
+            writer.write(b"*%d\r\n" % len(words) + encoded)
+            await writer.drain()
+            data = await asyncio.wait_for(reader.read(65536), 2)
+        finally:
+            writer.close()
+        return data.split(b"\r\n")

@@ -25,7 +25,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from subprocess import DEVNULL
 from typing import Any
 
 import httpx
@@ -69,7 +68,7 @@ from tests.conftest import (
     settings_for,
     unavailable,
 )
-from tests.live import LiveServer, free_port, live_server_process
+from tests.live import LiveServer, RedisServer, live_server_process
 from tests.subscriptions.test_live_access import ORDER_UPDATES, buy
 from tests.subscriptions.test_seat_map_stream import (
     SEAT_MAP_UPDATES,
@@ -131,72 +130,6 @@ mutation Unblock($input: SeatsInput!) {
 
 
 # Processes: Redis and seatline servers
-
-
-class RedisServer:
-    """A redis-server child process on a loopback port, owned by this module."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            stdout=DEVNULL,
-            stderr=DEVNULL,
-        )
-        for _ in range(100):
-            if await self.ping():
-                return
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    async def kill(self) -> None:
-        """Kill the server without a shutdown, as a crash would."""
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.kill()
-        await self.process.wait()
-
-    async def ping(self) -> bool:
-        # A raw socket, so that no client library retries behind our back.
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        except OSError:
-            return False
-        try:
-            writer.write(b"PING\r\n")
-            return await asyncio.wait_for(reader.readline(), 2) == b"+PONG\r\n"
-        except (OSError, TimeoutError):
-            return False
-        finally:
-            writer.close()
-
-    async def command(self, *words: str) -> list[bytes]:
-        """Send one command and return the lines of the reply."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        try:
-            encoded = b"".join(
-                b"$%d\r\n%s\r\n" % (len(word), word.encode()) for word in words
-            )
-            writer.write(b"*%d\r\n" % len(words) + encoded)
-            await writer.drain()
-            data = await asyncio.wait_for(reader.read(65536), 2)
-        finally:
-            writer.close()
-        return data.split(b"\r\n")
 
 
 def server_env(redis: RedisServer) -> dict[str, str]:
