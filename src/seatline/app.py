@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -257,9 +258,20 @@ def create_app(
         await supervisor.start()
         stop = asyncio.Event()
         background = []
+        sweeper_engine = None
         if run_background_tasks:
+            # The sweeper has its own connection, so that requests filling
+            # the pool in a rush cannot keep expired holds from being swept.
+            sweeper_services = services
+            if not settings.is_sqlite:
+                sweeper_engine = db.create_engine(settings, pool_size=1)
+                sweeper_services = dataclasses.replace(
+                    services, sessions=db.create_sessionmaker(sweeper_engine)
+                )
             background = [
-                asyncio.create_task(run_sweeper(services, stop), name="sweeper"),
+                asyncio.create_task(
+                    run_sweeper(sweeper_services, stop), name="sweeper"
+                ),
                 asyncio.create_task(
                     checks.monitor(stop, settings.dependency_check_interval_seconds),
                     name="dependency-checks",
@@ -284,6 +296,8 @@ def create_app(
             await issuer_http.aclose()
             await services.limiter.close()
             await engine.dispose()
+            if sweeper_engine is not None:
+                await sweeper_engine.dispose()
             metrics.release_pool_capacity(pool_capacity)
             metrics.mark_process_exited()
             logger.info("seatline stopped")

@@ -18,16 +18,20 @@ from sqlalchemy.ext.asyncio import (
 from seatline.config import Settings
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """Create the engine for `settings.database_url`."""
+def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    """Create the engine for `settings.database_url`.
+
+    `pool_size` replaces the configured pool, with no overflow, for a
+    background task that must not compete with requests for connections.
+    """
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(settings.database_url)
 
     return create_async_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        pool_size=settings.db_pool_size if pool_size is None else pool_size,
+        max_overflow=settings.db_max_overflow if pool_size is None else 0,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
         # A lock wait that outlives the timeout raises instead of piling up

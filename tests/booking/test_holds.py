@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from seatline.app import create_app
 from seatline.booking import errors
 from seatline.booking.best_available import BestAvailableRequest
 from seatline.booking.clock import ManualClock
@@ -22,7 +24,13 @@ from seatline.booking.holds import (
 )
 from seatline.booking.services import Services
 from seatline.models import Event, EventSeat, Hold, HoldStatus, SeatStatus
-from tests.conftest import EventFixture, make_event, seat_ids
+from tests.conftest import (
+    DatabaseUnderTest,
+    EventFixture,
+    make_event,
+    seat_ids,
+    settings_for,
+)
 
 
 def request(
@@ -154,6 +162,41 @@ async def test_sweeper_releases_expired_holds(
     assert (await stored_hold(services, hold.id)).status is HoldStatus.EXPIRED
     assert SeatStatus.HELD not in await statuses(services, on_sale)
     assert await version(services, on_sale) == 2
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_sweeper_runs_while_request_pool_is_full(
+    database: DatabaseUnderTest,
+    key_file: Path,
+    services: Services,
+    clock: ManualClock,
+    on_sale: EventFixture,
+) -> None:
+    seats = seat_ids(on_sale)[:2]
+    hold = await hold_seats(services, "buyer-a", request(on_sale, seats))
+    clock.advance(on_sale.event.hold_duration_seconds + 1)
+    settings = settings_for(
+        database,
+        key_file,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout_seconds=0.5,
+        sweeper_interval_seconds=0.05,
+    )
+    app = create_app(settings, clock=clock, payments=services.payments)
+
+    # The request pool's only connection stays busy throughout.
+    async with (
+        app.router.lifespan_context(app),
+        app.state.engine.connect() as busy,
+    ):
+        await busy.execute(text("SELECT 1"))
+        for _ in range(200):
+            if (await stored_hold(services, hold.id)).status is HoldStatus.EXPIRED:
+                break
+            await asyncio.sleep(0.05)
+
+    assert (await stored_hold(services, hold.id)).status is HoldStatus.EXPIRED
 
 
 async def test_sweeper_leaves_reheld_seats_alone(
