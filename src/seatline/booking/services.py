@@ -30,6 +30,10 @@ from seatline.waiting_room.store import WaitingRoomStore
 # SQLSTATEs for "try again": lock_not_available (lock_timeout),
 # deadlock_detected, serialization_failure.
 _RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
+# SQLSTATEs of a database that is shutting down or starting up:
+# admin_shutdown, crash_shutdown, cannot_connect_now. Class 08 (connection
+# exceptions) counts too.
+_UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03"}
 
 
 @dataclass
@@ -52,16 +56,17 @@ class Services:
         try:
             async with self.sessions() as session, session.begin():
                 yield session
-        except PoolTimeout:
-            raise Busy(
-                "the server has no free database connection; retry in a moment"
-            ) from None
-        except DBAPIError as error:
-            if _sqlstate(error) in _RETRYABLE_SQLSTATES:
+        except (DBAPIError, PoolTimeout, ConnectionError) as error:
+            if isinstance(error, DBAPIError) and (
+                _sqlstate(error) in _RETRYABLE_SQLSTATES
+            ):
                 raise Busy(
                     "the seats are busy with other requests; retry in a moment"
                 ) from error
-            raise
+            reason = busy_reason(error)
+            if reason is None:
+                raise
+            raise Busy(reason) from error
 
     async def publish(self, batches: list[SeatChangeBatch]) -> None:
         for batch in batches:
@@ -72,6 +77,32 @@ class Services:
         await self.publisher.publish_order(
             OrderChange(order.id, order.buyer_id, order.event_id, order.status.value)
         )
+
+
+def busy_reason(error: BaseException) -> str | None:
+    """Return a message for clients when a retry may pass where `error` failed.
+
+    That is an exhausted connection pool, a database that is unreachable or
+    restarting, or a dropped connection. Other errors return None.
+    """
+    if isinstance(error, PoolTimeout):
+        return "the server has no free database connection; retry in a moment"
+    if isinstance(error, ConnectionError):
+        return "the database is unreachable; retry in a moment"
+    if isinstance(error, DBAPIError):
+        code = _sqlstate(error)
+        lost = error.connection_invalidated
+    else:
+        # Errors raised while connecting can arrive unwrapped (a refused
+        # connection does), so asyncpg's own exceptions are read too.
+        code = getattr(error, "sqlstate", None)
+        lost = False
+    if lost or (
+        isinstance(code, str)
+        and (code.startswith("08") or code in _UNAVAILABLE_SQLSTATES)
+    ):
+        return "the database connection failed; retry in a moment"
+    return None
 
 
 def _sqlstate(error: DBAPIError) -> str | None:

@@ -7,9 +7,9 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import strawberry
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from seatline.booking import errors as domain
+from seatline.booking.services import busy_reason
 from seatline.observability.graphql import record_error_code
 from seatline.schema.enums import ErrorCode
 
@@ -158,12 +158,14 @@ def returns_errors(
         except domain.BookingError as error:
             record_error_code(error.code.value)
             return to_graphql_error(error)
-        except PoolTimeout:
-            # No free database connection: overload, which a retry may pass.
+        except Exception as error:
+            # Overload or a database outage outside a transaction, which a
+            # retry may pass.
+            reason = busy_reason(error)
+            if reason is None:
+                raise
             record_error_code(domain.ErrorCode.BUSY.value)
-            return to_graphql_error(
-                domain.Busy("the server is busy; retry in a moment")
-            )
+            return to_graphql_error(domain.Busy(reason))
 
     return wrapper
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import (
     MaskErrors,
     ParserCache,
@@ -28,6 +27,7 @@ from seatline.auth.permissions import (
     IsOrganizer,
 )
 from seatline.booking.errors import BookingError, ErrorCode
+from seatline.booking.services import busy_reason
 from seatline.observability.graphql import OperationMetrics
 from seatline.resolvers import bookings as booking_resolvers
 from seatline.resolvers import events as event_resolvers
@@ -215,14 +215,11 @@ class Subscription:
     )
 
 
-BUSY_MESSAGE = "the server is busy; retry in a moment"
-
-
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None or isinstance(
-        original, BookingError | PoolTimeout | RateLimited
-    ):
+    if original is None or isinstance(original, BookingError | RateLimited):
+        return True
+    if busy_reason(original) is not None:
         return True
     # Errors raised as GraphQL errors on purpose (permissions) carry a code.
     return isinstance(original, GraphQLError) and bool(
@@ -251,9 +248,9 @@ class DomainErrorCodes(SchemaExtension):
                     "code": original.code.value,
                     "field": original.field,
                 }
-            elif isinstance(original, PoolTimeout):
-                # No free database connection: overload, not a bug.
-                error.message = BUSY_MESSAGE
+            elif original is not None and (reason := busy_reason(original)):
+                # Overload or a database outage, not a bug.
+                error.message = reason
                 error.extensions = {"code": ErrorCode.BUSY.value, "field": None}
 
 
