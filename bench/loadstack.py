@@ -283,8 +283,6 @@ async def _nginx(stack: Stack) -> AsyncIterator[None]:
         ports,
         worker_connections=8192,
         per_address_limits=False,
-        # As in ops/nginx/upstreams.compose.conf.
-        fail_timeout_seconds=10,
     )
     arguments = ["-p", str(directory), "-c", str(config), "-e", "stderr"]
     await run_checked(nginx, "-t", *arguments)

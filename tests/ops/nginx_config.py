@@ -24,6 +24,7 @@ from tests.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "ops" / "nginx" / "seatline.conf.template"
+UPSTREAMS = ROOT / "ops" / "nginx" / "upstreams.compose.conf"
 # The per-address limit_req and limit_conn lines inside the locations.
 _LOCATION_LIMITS = re.compile(
     r"^[ \t]+limit_(?:req zone=seatline_requests|conn seatline_connections)\b.*\n",
@@ -119,6 +120,14 @@ def write_certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca_file, cert_file, key_file
 
 
+def upstream_parameters() -> str:
+    """Return the parameters of the shipped upstream lines, such as max_fails."""
+    for line in UPSTREAMS.read_text().splitlines():
+        if line.startswith("server "):
+            return line.removesuffix(";").split(maxsplit=2)[2]
+    raise AssertionError(f"{UPSTREAMS} has no server line")
+
+
 def write_nginx_config(
     directory: Path,
     servers: list[LiveServer],
@@ -126,7 +135,6 @@ def write_nginx_config(
     *,
     worker_connections: int = 512,
     per_address_limits: bool = True,
-    fail_timeout_seconds: int = 30,
 ) -> tuple[Path, Path]:
     """Write the main config, the rendered template and the upstreams.
 
@@ -137,8 +145,7 @@ def write_nginx_config(
     upstreams = directory / "upstreams.conf"
     upstreams.write_text(
         "".join(
-            f"server {server.url.removeprefix('http://')} max_fails=1 "
-            f"fail_timeout={fail_timeout_seconds}s;\n"
+            f"server {server.url.removeprefix('http://')} {upstream_parameters()};\n"
             for server in servers
         )
     )
