@@ -12,7 +12,8 @@ the other on the same data, and one markdown table compares them:
   server's pool;
 - holds, hot: the same, with every hold inside one block of `--hot-seats`
   seats, so holds conflict. Holds there last `--hot-hold-seconds`, so the
-  block keeps turning over;
+  block keeps turning over. Both hold cases also report CPU time per
+  attempt;
 - seat map: the availability snapshot (`event.seatMap` with a known layout
   version) through the API, cold (a full read) and warm (cached), against
   the same rows read with SQL and encoded in the same JSON with orjson;
@@ -173,6 +174,7 @@ class Bench:
     seats: list[Seat]
     hot: list[Seat]
     base_url: str = ""
+    server_pid: int = 0
     pool: asyncpg.Pool | None = None
 
     @property
@@ -367,9 +369,15 @@ async def hold_rows(bench: Bench) -> list[Row]:
     for hot in (False, True):
         if hot:
             await set_hold_duration(bench, bench.args.hot_hold_seconds)
+        # CPU time per attempt: the server's for the API, this process's for
+        # raw SQL. Other load on the machine usually moves it less than rates.
+        cpu_before = fanout.cpu_seconds(bench.server_pid)
         api = await api_holds(bench, hot)
+        api_cpu = fanout.cpu_seconds(bench.server_pid) - cpu_before
         await reset_seats(bench)
+        cpu_before = time.process_time()
         raw = await raw_holds(bench, hot)
+        raw_cpu = time.process_time() - cpu_before
         await reset_seats(bench)
         if hot:
             await set_hold_duration(bench, 600)
@@ -383,6 +391,15 @@ async def hold_rows(bench: Bench) -> list[Row]:
             f"raw: {raw.summary()}, p50 {raw_p50:.0f} ms"
         )
         rows.append(Row(case, api.rate, raw.rate, "holds/s", notes))
+        rows.append(
+            Row(
+                f"{case}: CPU per attempt",
+                api_cpu / max(api.attempts, 1) * 1000,
+                raw_cpu / max(raw.attempts, 1) * 1000,
+                "ms",
+                "API: server process; raw: the benchmark process running asyncpg",
+            )
+        )
         if hot:
             rows.append(
                 Row(
@@ -676,14 +693,19 @@ async def start_server(bench: Bench) -> asyncio.subprocess.Process:
     }
     server = await fanout.start_process(fanout.serve_command(port), env)
     bench.base_url = f"http://127.0.0.1:{port}"
+    bench.server_pid = server.pid
     await fanout.wait_port(port)
     return server
 
 
 async def start_profiler(pid: int, output: Path) -> asyncio.subprocess.Process:
     """Sample the server with py-spy until interrupted, into a speedscope file."""
+    beside_python = Path(sys.executable).with_name("py-spy")
+    command = str(beside_python) if beside_python.exists() else shutil.which("py-spy")
+    if command is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
     profiler = await asyncio.create_subprocess_exec(
-        "py-spy",
+        command,
         "record",
         "--pid",
         str(pid),
