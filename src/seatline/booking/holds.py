@@ -29,6 +29,7 @@ from seatline.booking.errors import (
 from seatline.booking.events import ensure_sale_open, get_event
 from seatline.booking.idempotency import (
     IdempotentCall,
+    raise_if_stored,
     raise_stored_error,
     record_result,
     run_idempotent,
@@ -113,8 +114,14 @@ async def hold_seats(services: Services, buyer_id: str, request: HoldRequest) ->
                 admission_pass=request.admission_pass,
             )
 
+    # Both paths look the key up in their first session, because a separate
+    # lookup session cost each hold a pool checkout and four round trips.
     return await run_idempotent(
-        services, call, perform, lambda result: _replay(services, buyer_id, result)
+        services,
+        call,
+        perform,
+        lambda result: _replay(services, buyer_id, result),
+        lookup_first=False,
     )
 
 
@@ -134,6 +141,7 @@ async def _hold_chosen(
 ) -> Hold:
     now = services.clock.now()
     async with services.transaction() as session:
+        await raise_if_stored(session, call)
         event = await get_event(session, event_id)
         ensure_sale_open(event, now)
         require_admission(services, event, buyer_id, admission_pass, now)
@@ -163,6 +171,8 @@ async def _hold_best_available(
         # event's version lock is never held while choosing. The guarded
         # write below makes a stale choice lose the race, never double-sell.
         async with services.sessions() as session:
+            if attempt == 0:
+                await raise_if_stored(session, call)
             event = await get_event(session, request.event_id)
             ensure_sale_open(event, now)
             require_admission(services, event, buyer_id, request.admission_pass, now)
