@@ -12,7 +12,9 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "side_by_side.py"
 EXPECTED_CASES = [
     "holds, spread over 2,000 seats",
+    "holds, spread over 2,000 seats: CPU per attempt",
     "holds, hot block of 200 seats",
+    "holds, hot block of 200 seats: CPU per attempt",
     "holds, hot block: successful holds",
     "seat map, 2,000 seats, cold cache",
     "seat map, 2,000 seats, warm cache",
