@@ -132,6 +132,20 @@ async def start_process(
     )
 
 
+def serve_command(port: int) -> list[str]:
+    """Build the command line of one `seatline serve` process on `port`."""
+    return [
+        sys.executable,
+        "-m",
+        "seatline.cli",
+        "--log-level",
+        "WARNING",
+        "serve",
+        "--port",
+        str(port),
+    ]
+
+
 async def wait_port(port: int, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -162,19 +176,7 @@ async def seatline_run(
         "SEATLINE_RATE_LIMITS_ENABLED": "false",
         "SEATLINE_DB_POOL_SIZE": "10",
     }
-    server = await start_process(
-        [
-            sys.executable,
-            "-m",
-            "seatline.cli",
-            "--log-level",
-            "WARNING",
-            "serve",
-            "--port",
-            str(port),
-        ],
-        env,
-    )
+    server = await start_process(serve_command(port), env)
     broadcast = create_broadcast(args.redis_url)
     await broadcast.connect()
     settings = Settings(database_url=database_url, key_file=key_file)

@@ -107,22 +107,47 @@ def raise_stored_error(result: dict[str, Any]) -> None:
     raise error
 
 
+class StoredResult(Exception):
+    """The result stored for a key, found by an action in its own session."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__("idempotency key already has a result")
+        self.result = result
+
+
+async def raise_if_stored(session: AsyncSession, call: IdempotentCall) -> None:
+    """Raise `StoredResult` when the key of `call` already has a result.
+
+    Raises `IdempotencyKeyReused` when the key was used for another request.
+    """
+    stored = await find_result(session, call)
+    if stored is not None:
+        raise StoredResult(stored)
+
+
 async def run_idempotent(
     services: Services,
     call: IdempotentCall,
     perform: Callable[[], Awaitable[T]],
     replay: Callable[[dict[str, Any]], Awaitable[T]],
+    *,
+    lookup_first: bool = True,
 ) -> T:
     """Run `perform` once per key; later calls replay the stored result.
 
-    `perform` must call `record_result` inside its own transaction.
+    `perform` must call `record_result` inside its own transaction. With
+    `lookup_first=False`, `perform` must instead call `raise_if_stored` in
+    its first session before it acts, which saves a session per call.
     """
-    stored = await _stored(services, call)
-    if stored is not None:
-        return await replay(stored)
+    if lookup_first:
+        stored = await _stored(services, call)
+        if stored is not None:
+            return await replay(stored)
 
     try:
         return await perform()
+    except StoredResult as found:
+        return await replay(found.result)
     except IntegrityError:
         stored = await _stored(services, call)
         if stored is None:
@@ -169,9 +194,11 @@ async def purge_expired_records(services: Services) -> int:
 
 __all__ = [
     "IdempotentCall",
+    "StoredResult",
     "error_result",
     "find_result",
     "purge_expired_records",
+    "raise_if_stored",
     "raise_stored_error",
     "record_result",
     "run_idempotent",

@@ -151,24 +151,53 @@ async def bump_version(
     Call it last before commit: it locks the event row, which serialises
     the versions of concurrent transactions in commit order.
     """
-    version = await session.scalar(
+    seat_ids = [seat.seat_id for seat in seats]
+    bumped = (
         update(Event)
         .where(Event.id == event_id)
         .values(seat_version=Event.seat_version + 1)
         .returning(Event.seat_version)
     )
-    assert version is not None
-    await session.execute(
-        update(EventSeat)
-        .where(
-            EventSeat.event_id == event_id,
-            EventSeat.seat_id.in_([seat.seat_id for seat in seats]),
+    if seats and session.get_bind().dialect.name == "postgresql":
+        version = await _bump_with_seats(session, event_id, seat_ids, bumped)
+    else:
+        bumped_version = await session.scalar(bumped)
+        assert bumped_version is not None
+        version = bumped_version
+        await session.execute(
+            update(EventSeat)
+            .where(EventSeat.event_id == event_id, EventSeat.seat_id.in_(seat_ids))
+            .values(version=version)
+            .execution_options(synchronize_session=False)
         )
-        .values(version=version)
-        .execution_options(synchronize_session=False)
-    )
     changes = [SeatChange(seat.guid, seat.ordinal, status.value) for seat in seats]
     return SeatChangeBatch(event_id=event_id, version=version, changes=changes)
+
+
+async def _bump_with_seats(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    seat_ids: list[int],
+    bumped: Any,
+) -> int:
+    """Bump the version and stamp the seats with it in one statement.
+
+    The event row stays locked from the bump to the commit, and every
+    buyer of the event waits for it. Each round trip inside that window
+    also waits for a turn of the event loop, so one is saved here.
+    """
+    version_cte = bumped.cte("bumped")
+    version = await session.scalar(
+        update(EventSeat)
+        .where(EventSeat.event_id == event_id, EventSeat.seat_id.in_(seat_ids))
+        .values(version=select(version_cte.c.seat_version).scalar_subquery())
+        .returning(EventSeat.version)
+        .execution_options(synchronize_session=False)
+    )
+    # The seats are this transaction's own changes, so at least one row
+    # matches.
+    assert version is not None
+    return int(version)
 
 
 async def seat_refs(session: AsyncSession, seat_ids: Sequence[int]) -> list[SeatRef]:
