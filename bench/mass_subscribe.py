@@ -43,6 +43,7 @@ from fanout import (
     free_port,
     make_event,
     scratch_database,
+    serve_command,
     start_process,
     wait_port,
 )
@@ -143,13 +144,7 @@ async def seatline_run(args: argparse.Namespace) -> tuple[Run, int]:
     clients: list[SeatlineClient] = []
     try:
         await asyncio.to_thread(migrate.upgrade, database_url)
-        server = await start_process(
-            [
-                *(sys.executable, "-m", "seatline.cli", "--log-level", "WARNING"),
-                *("serve", "--port", str(port)),
-            ],
-            env,
-        )
+        server = await start_process(serve_command(port), env)
 
         await broadcast.connect()
         settings = Settings(database_url=database_url, key_file=key_file)
