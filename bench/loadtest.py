@@ -514,6 +514,8 @@ class Measurements:
 
     raw_rate: float | None
     rate: float
+    # Completed requests that the server did not turn away as overloaded.
+    served_rate: float
     steady: range
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
@@ -528,6 +530,20 @@ def steady_seconds(results: Results, args: argparse.Namespace, run_time: int) ->
 
 def mean_rate(results: Results, seconds: range) -> float:
     values = results.per_second(seconds.start, seconds.stop - 1)
+    return statistics.fmean(values) if values else 0.0
+
+
+# Codes that mean the server turned a request away rather than served it.
+OVERLOAD_CODES = ("BUSY", "RATE_LIMITED")
+
+
+def mean_served_rate(results: Results, seconds: range) -> float:
+    """Return the mean rate of completed requests that were not turned away."""
+    values = []
+    for second in seconds:
+        events = results.events_by_second.get(second, {})
+        turned_away = sum(events.get(code, 0) for code in OVERLOAD_CODES)
+        values.append(results.completed_by_second.get(second, 0) - turned_away)
     return statistics.fmean(values) if values else 0.0
 
 
@@ -562,6 +578,10 @@ def print_report(
     raw = measured.raw_rate
     rows = [
         ("completed GraphQL requests/s (steady seconds)", f"{measured.rate:.1f}"),
+        (
+            "served requests/s (completed, not BUSY or RATE_LIMITED)",
+            f"{measured.served_rate:.1f}",
+        ),
         ("raw `{ __typename }` requests/s, same run", _maybe(raw, "{:.1f}")),
         (
             "ratio to the raw rate",
@@ -706,9 +726,14 @@ def _is_transport(kind: str) -> bool:
 def write_capacity(
     path: Path, args: argparse.Namespace, measured: Measurements
 ) -> None:
-    """Write the capacity file that `seatline forecast` reads."""
+    """Write the capacity file that `seatline forecast` reads.
+
+    Capacity counts served requests only: a process that answers most
+    requests with BUSY is past its capacity, not at it.
+    """
+    per_process = measured.served_rate / args.processes
     capacity = {
-        "requests_per_second_per_process": round(measured.rate / args.processes, 2),
+        "requests_per_second_per_process": round(per_process, 2),
         "processes": args.processes,
         "users": args.users,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -834,10 +859,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             found.database_url, event.event_id, main.results, args.sweeper_interval
         )
 
+    steady = steady_seconds(main.results, args, args.run_time)
     measured = Measurements(
         raw_rate=raw_rate,
-        rate=mean_rate(main.results, steady_seconds(main.results, args, args.run_time)),
-        steady=steady_seconds(main.results, args, args.run_time),
+        rate=mean_rate(main.results, steady),
+        served_rate=mean_served_rate(main.results, steady),
+        steady=steady,
         load_before=load_before,
         load_after=os.getloadavg(),
     )
