@@ -146,12 +146,13 @@ async def hold_through(proxy: Proxy, client: httpx.AsyncClient, seat: str) -> st
     return str(result["id"])
 
 
-def ws_client(proxy: Proxy) -> Client:
+def ws_client(proxy: Proxy, headers: dict[str, str] | None = None) -> Client:
     transport = WebsocketsTransport(
         url=proxy.https_url.replace("https://", "wss://") + "/graphql",
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
         ssl=proxy.tls_context(),
         close_timeout=1,
+        headers=headers,
     )
     return Client(transport=transport)
 
@@ -174,6 +175,18 @@ async def watch_until_held(proxy: Proxy, client: httpx.AsyncClient, seat: str) -
                 }
                 if update["kind"] == "DELTA" and changed.get(seat) == "HELD":
                     return
+
+
+async def test_nginx_accepts_browser_origin_with_port(proxy: Proxy) -> None:
+    # A browser on https://host:port sends that origin; the process must
+    # see the same host and port in Host, or it rejects the socket.
+    async with ws_client(proxy, {"Origin": proxy.https_url}) as session:
+        stream = session.subscribe(
+            GraphQLRequest(WATCH, variable_values={"eventId": proxy.event.id})
+        )
+        first = (await anext(stream))["seatMapUpdates"]
+
+    assert first["kind"] == "SNAPSHOT"
 
 
 async def test_nginx_serves_queries_over_tls(proxy: Proxy) -> None:
