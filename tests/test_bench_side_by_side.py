@@ -49,8 +49,10 @@ async def test_side_by_side_prints_every_case(
         "--hot-seats=200",
         "--duration=1",
         "--repeats=2",
-        "--subscribers=20",
-        "--fanout-rate=10",
+        # Enough messages that even the bare server's CPU time spans several
+        # clock ticks (10 ms each), or its CPU per message reads 0.
+        "--subscribers=100",
+        "--fanout-rate=20",
         f"--admin-url={postgres_admin_url}",
         f"--redis-url={redis_url}",
         stdout=asyncio.subprocess.PIPE,
