@@ -12,10 +12,11 @@ import itertools
 import math
 import statistics
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from seatline.models import Category, Seat, Section, Venue
 
@@ -64,13 +65,32 @@ class GeometryCache:
         self._lock = asyncio.Lock()
 
     async def get(self, session: AsyncSession, venue_id: uuid.UUID) -> VenueGeometry:
+        return await self._get(venue_id, lambda: load_geometry(session, venue_id))
+
+    async def get_shared(
+        self, sessions: async_sessionmaker[AsyncSession], venue_id: uuid.UUID
+    ) -> VenueGeometry:
+        """Return the geometry, opening a session only to load a missing one.
+
+        Callers waiting for another's load hold no database connection.
+        """
+
+        async def load() -> VenueGeometry:
+            async with sessions() as session:
+                return await load_geometry(session, venue_id)
+
+        return await self._get(venue_id, load)
+
+    async def _get(
+        self, venue_id: uuid.UUID, load: Callable[[], Awaitable[VenueGeometry]]
+    ) -> VenueGeometry:
         geometry = self._cache.get(venue_id)
         if geometry is not None:
             return geometry
         async with self._lock:
             geometry = self._cache.get(venue_id)
             if geometry is None:
-                geometry = await load_geometry(session, venue_id)
+                geometry = await load()
                 if len(self._cache) >= self._max_venues:
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[venue_id] = geometry

@@ -114,8 +114,9 @@ async def hold_seats(services: Services, buyer_id: str, request: HoldRequest) ->
                 admission_pass=request.admission_pass,
             )
 
-    # Both paths look the key up in their first session, because a separate
-    # lookup session cost each hold a pool checkout and four round trips.
+    # Each path looks the key up itself: chosen seats in their transaction,
+    # because a separate session cost each hold a pool checkout and four
+    # round trips, and best available before its shared read.
     return await run_idempotent(
         services,
         call,
@@ -167,22 +168,29 @@ async def _hold_best_available(
     lost: frozenset[int] = frozenset()
     for attempt in range(BEST_AVAILABLE_ATTEMPTS):
         now = services.clock.now()
+        if attempt == 0:
+            async with services.sessions() as session:
+                await raise_if_stored(session, call)
         # Choose on a read, outside the write transaction, so that the
         # event's version lock is never held while choosing. The guarded
         # write below makes a stale choice lose the race, never double-sell.
-        async with services.sessions() as session:
-            if attempt == 0:
-                await raise_if_stored(session, call)
-            event = await get_event(session, request.event_id)
-            ensure_sale_open(event, now)
-            require_admission(services, event, buyer_id, request.admission_pass, now)
-            geometry = await services.geometry.get(session, event.venue_id)
-            _check_filters(best, geometry.categories, geometry.sections)
-            # The cache reads only seats changed since its copy, so retries
-            # after a lost race see the winners' seats cheaply.
-            availability = await services.availability.read(
-                session, event, geometry.seat_count, now
+        # The read is shared with the buyers choosing at the same moment and
+        # takes one connection for all of them: each waiting with a
+        # connection of its own emptied the pool in an on-sale.
+        try:
+            shared = await services.availability.read_shared(
+                services.sessions, request.event_id, services.clock
             )
+        except LookupError:
+            raise NotFound(
+                f"event {request.event_id} not found", field="eventId"
+            ) from None
+        event = shared.event
+        ensure_sale_open(event, now)
+        require_admission(services, event, buyer_id, request.admission_pass, now)
+        geometry = await services.geometry.get_shared(services.sessions, event.venue_id)
+        _check_filters(best, geometry.categories, geometry.sections)
+        availability = shared.availability
         places = choose_seats(
             geometry,
             availability.free(),
@@ -288,6 +296,10 @@ async def _claim(
             "hold_id": hold.id,
             "hold_expires_at": expires_at,
         },
+        # Buyers asking for the best seats all choose the same ones. A seat
+        # another buyer is claiming is lost for this choice anyway, so it is
+        # skipped, not waited for while holding a pooled connection.
+        skip_locked=best_available,
     )
     if len(changed) != len(seats):
         if best_available:

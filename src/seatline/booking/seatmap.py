@@ -58,7 +58,6 @@ class SeatMap:
 async def seat_map(
     services: Services, event: Event, known_layout_version: str | None
 ) -> SeatMap:
-    now = services.clock.now()
     async with services.sessions() as session:
         layout_version, seat_count = (
             await session.execute(
@@ -72,8 +71,7 @@ async def seat_map(
             layout = await session.scalar(
                 select(Venue.layout).where(Venue.id == event.venue_id)
             )
-        geometry = await services.geometry.get(session, event.venue_id)
-        availability = await services.availability.read(session, event, seat_count, now)
+    availability, geometry = await _shared_reads(services, event.id)
     packed, by_category, by_section = _derived(geometry, availability)
     return SeatMap(
         event_id=event.id,
@@ -380,14 +378,26 @@ async def category_counts(
     services: Services, event_id: uuid.UUID
 ) -> tuple[int, list[StatusCounts]]:
     """The event's version and its seat counts by category and status."""
-    now = services.clock.now()
-    async with services.sessions() as session:
-        event = await session.get(Event, event_id)
-        if event is None:
-            raise NotFound(f"event {event_id} not found", field="eventId")
-        geometry = await services.geometry.get(session, event.venue_id)
-        availability = await services.availability.read(
-            session, event, geometry.seat_count, now
-        )
+    availability, geometry = await _shared_reads(services, event_id)
     _, by_category, _ = _derived(geometry, availability)
     return availability.version, by_category
+
+
+async def _shared_reads(
+    services: Services, event_id: uuid.UUID
+) -> tuple[Availability, VenueGeometry]:
+    """Read the event's availability and geometry without holding a session.
+
+    Reads of one event queue for its availability lock; each holding a
+    pooled connection while it waited emptied the pool in an on-sale.
+    """
+    try:
+        shared = await services.availability.read_shared(
+            services.sessions, event_id, services.clock
+        )
+    except LookupError:
+        raise NotFound(f"event {event_id} not found", field="eventId") from None
+    geometry = await services.geometry.get_shared(
+        services.sessions, shared.event.venue_id
+    )
+    return shared.availability, geometry

@@ -110,11 +110,14 @@ async def claim_seats(
     *,
     guard: ColumnElement[bool],
     values: dict[str, Any],
+    skip_locked: bool = False,
 ) -> set[int]:
     """Set `values` on the seats that pass `guard`; return the ids changed.
 
     The caller compares the result with `seat_ids` and rolls back when a
-    seat is missing, so a request gets all of its seats or none.
+    seat is missing, so a request gets all of its seats or none. With
+    `skip_locked`, a seat that another transaction has locked counts as
+    missing at once instead of being waited for.
     """
     ordered = sorted(seat_ids)
     # Lock in seat-id order first; the UPDATE then re-checks the guard on
@@ -123,7 +126,7 @@ async def claim_seats(
         select(EventSeat.seat_id)
         .where(EventSeat.event_id == event_id, EventSeat.seat_id.in_(ordered), guard)
         .order_by(EventSeat.seat_id)
-        .with_for_update()
+        .with_for_update(skip_locked=skip_locked)
     )
     statement = (
         update(EventSeat)
