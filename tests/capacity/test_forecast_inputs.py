@@ -210,7 +210,7 @@ CASES = {
         {"short.log": GOOD_LOG[: len(GOOD_LOG) // 100]},
         ["--access-log", "short.log"],
         "short.log: the history covers 1 complete bin(s) of 60 s; "
-        "a forecast needs at least 12",
+        "a forecast needs at least 12 bins and 3 hours of history",
     ),
     "access_log_under_three_hours": Case(
         {},

@@ -22,16 +22,22 @@ from scipy.optimize import brentq
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from seatline.capacity.inputs import InputError, OnSale
-from seatline.capacity.series import FloatArray, RateSeries, Surge, find_surges
+from seatline.capacity.series import (
+    MIN_HISTORY_SECONDS,
+    FloatArray,
+    RateSeries,
+    Surge,
+    find_surges,
+)
 
 SECONDS_PER_DAY = 86_400
 # statsmodels 0.15 starts Holt-Winters heuristically only from two full seasons.
 MIN_SEASONAL_DAYS = 2
 MAX_HORIZON_DAYS = 28
-# The baseline model is fitted to means over this many seconds; it needs at
-# least MIN_FIT_BINS of them (3 hours).
+# The baseline model is fitted to means over this many seconds, and needs
+# MIN_FIT_BINS of them.
 FIT_STEP_SECONDS = 900
-MIN_FIT_BINS = 12
+MIN_FIT_BINS = MIN_HISTORY_SECONDS // FIT_STEP_SECONDS
 # One process can crash or restart (a deploy, an OOM kill) during an on-sale
 # while the others keep serving.
 MIN_PROCESSES = 2

@@ -17,6 +17,8 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 MIN_BINS = 12
+# The baseline model needs this much history, whatever the bin width.
+MIN_HISTORY_SECONDS = 3 * 3600
 # The robust baseline is a running median over this window. A surge of up to
 # an hour is a minority of its points. At a daily peak or trough, the median
 # of a sinusoid over 3 of 24 hours is within 2% of its amplitude of the
@@ -100,7 +102,8 @@ def _require_bins(bins: int, step: int, source: str) -> None:
         raise InputError(
             source,
             f"the history covers {max(bins, 0)} complete bin(s) of {step} s; "
-            f"a forecast needs at least {MIN_BINS}",
+            f"a forecast needs at least {MIN_BINS} bins and "
+            f"{MIN_HISTORY_SECONDS // 3600} hours of history",
         )
 
 
