@@ -211,6 +211,15 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     if args.abandon_share + args.expire_share > 1:
         parser.error("--abandon-share plus --expire-share must not exceed 1")
+    # Rates count only the seconds after every user started.
+    shortest = ramp_seconds(args) + 2
+    ramp = "so that some seconds follow the ramp-up of --users at --spawn-rate"
+    if args.run_time < shortest:
+        parser.error(f"--run-time must be at least {shortest} s, {ramp}")
+    if 0 < args.raw_seconds < shortest:
+        parser.error(
+            f"--raw-seconds must be at least {shortest} s, {ramp}; 0 skips the probe"
+        )
     if not 60 <= args.hold_seconds <= 3600:
         parser.error("--hold-seconds must be between 60 and 3600")
     if args.fault is not None and args.url is not None:
@@ -521,11 +530,15 @@ class Measurements:
     load_after: tuple[float, float, float]
 
 
+def ramp_seconds(args: argparse.Namespace) -> int:
+    """Return the seconds until every user has started, with a margin."""
+    return int(args.users / args.spawn_rate) + 2
+
+
 def steady_seconds(results: Results, args: argparse.Namespace, run_time: int) -> range:
     """Whole seconds after every user started and before Locust stopped them."""
     first = min(results.completed_by_second)
-    ramp = int(args.users / args.spawn_rate) + 2
-    return range(first + ramp, first + run_time - 1)
+    return range(first + ramp_seconds(args), first + run_time - 1)
 
 
 def mean_rate(results: Results, seconds: range) -> float:

@@ -805,7 +805,10 @@ def format_load(load: tuple[float, float, float]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--seats", type=int, default=50_000, help="venue seats")
     parser.add_argument(
         "--hot-seats", type=int, default=1000, help="seats in the hot block"

@@ -108,7 +108,7 @@ async def short_run(
             "--run-time",
             "12",
             "--raw-seconds",
-            "2",
+            "5",
             "--capacity-out",
             str(directory / "capacity.json"),
             environment={
