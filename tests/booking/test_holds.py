@@ -436,3 +436,19 @@ async def test_concurrent_sweepers_expire_each_hold_once(
     final = await version(services, event)
     assert 41 <= final <= 44
     assert seat_versions == set(range(41, final + 1))
+
+
+async def test_concurrent_best_available_buyers_scatter(
+    services: Services, on_sale: EventFixture
+) -> None:
+    buyers = [f"buyer-{n}" for n in range(8)]
+    best = BestAvailableRequest(count=2)
+
+    holds = await asyncio.gather(
+        *(hold_seats(services, buyer, request(on_sale, best=best)) for buyer in buyers)
+    )
+
+    taken = [seat for hold in holds for seat in hold.seat_guids or []]
+    assert len(taken) == len(set(taken)) == 16
+    # Every chooser was counted out again, or later buyers would scatter.
+    assert not services.choosers

@@ -165,6 +165,20 @@ async def _hold_best_available(
             "bestAvailable.count must be between 1 and 100", field="bestAvailable.count"
         )
 
+    services.choosers[request.event_id] += 1
+    try:
+        return await _choose_and_claim(services, buyer_id, request, call)
+    finally:
+        services.choosers[request.event_id] -= 1
+        if not services.choosers[request.event_id]:
+            del services.choosers[request.event_id]
+
+
+async def _choose_and_claim(
+    services: Services, buyer_id: str, request: HoldRequest, call: IdempotentCall
+) -> Hold:
+    best = request.best_available
+    assert best is not None
     lost: frozenset[int] = frozenset()
     for attempt in range(BEST_AVAILABLE_ATTEMPTS):
         now = services.clock.now()
@@ -197,7 +211,12 @@ async def _hold_best_available(
             best,
             avoid_single_gaps=event.no_single_seat_gaps,
             exclude=lost,
-            spread=1 if attempt == 0 else 4 << attempt,
+            # Buyers choosing together would all pick the one best block,
+            # and all but one would lose the race. Each picks at random among
+            # as many of the best blocks as there are buyers choosing.
+            spread=max(
+                services.choosers[request.event_id], 1 if attempt == 0 else 4 << attempt
+            ),
         )
         if places is None:
             raise SeatsUnavailable(

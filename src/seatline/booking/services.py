@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -49,6 +51,8 @@ class Services:
     geometry: GeometryCache = field(default_factory=GeometryCache)
     availability: AvailabilityCache = field(default_factory=AvailabilityCache)
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter("memory://"))
+    # Best-available requests choosing seats in this process, by event.
+    choosers: Counter[uuid.UUID] = field(default_factory=Counter)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
