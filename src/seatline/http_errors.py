@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from starlette.types import Send
 
+from seatline.observability.logs import current_request
+
 
 def error_body(message: str, extensions: dict[str, Any]) -> bytes:
     """Encode one error in the GraphQL response format."""
@@ -22,6 +24,11 @@ async def send_error(
     headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
     """Send a complete JSON error response on a plain ASGI connection."""
+    code = extensions.get("code")
+    request = current_request.get()
+    if request is not None and isinstance(code, str):
+        # The access log's outcome, as for errors that GraphQL returns.
+        request.outcome = code
     body = error_body(message, extensions)
     await send(
         {

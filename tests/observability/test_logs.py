@@ -127,6 +127,18 @@ async def test_request_id_echoed_or_generated(api: ApiClient) -> None:
     assert generated.headers["X-Request-ID"] not in ("", "bad id")
 
 
+async def test_rejected_request_logs_route_and_code(
+    api: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, "seatline.access"):
+        response = await api.post({"query": "{ __typename }"}, token="not-a-jwt")
+
+    (record,) = [r for r in caplog.records if r.name == "seatline.access"]
+    assert response.status_code == 401
+    assert record.route == "/graphql"  # type: ignore[attr-defined]
+    assert record.outcome == "UNAUTHENTICATED"  # type: ignore[attr-defined]
+
+
 # A live server in production mode, at DEBUG, fed secrets from every side.
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seatline.observability import metrics
@@ -42,6 +43,13 @@ def request_id_from(scope: Scope) -> str:
 
 def _route(scope: Scope) -> str:
     route = scope.get("route")
+    if route is None:
+        # Rejected before routing (401, 413): find the route it was meant for.
+        app = scope.get("app")
+        for candidate in getattr(app, "routes", ()):
+            if candidate.matches(scope)[0] is Match.FULL:
+                route = candidate
+                break
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "other"
 
