@@ -74,16 +74,21 @@ def record_result(
     services: Services,
 ) -> None:
     """Add the result to the caller's transaction."""
-    session.add(
-        IdempotencyRecord(
-            principal_id=call.principal_id,
-            key=call.key,
-            operation=call.operation,
-            request_hash=call.request_hash,
-            result=result,
-            created_at=services.clock.now(),
-        )
-    )
+    session.add(IdempotencyRecord(**idempotency_row(call, result, services)))
+
+
+def idempotency_row(
+    call: IdempotentCall, result: dict[str, Any], services: Services
+) -> dict[str, Any]:
+    """Return the column values of the record that stores `result`."""
+    return {
+        "principal_id": call.principal_id,
+        "key": call.key,
+        "operation": call.operation,
+        "request_hash": call.request_hash,
+        "result": result,
+        "created_at": services.clock.now(),
+    }
 
 
 def error_result(error: BookingError) -> dict[str, Any]:
@@ -197,6 +202,7 @@ __all__ = [
     "StoredResult",
     "error_result",
     "find_result",
+    "idempotency_row",
     "purge_expired_records",
     "raise_if_stored",
     "raise_stored_error",

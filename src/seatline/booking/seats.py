@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.elements import BindParameter
 
 from seatline.booking.errors import InvalidInput
 from seatline.booking.validation import has_control_characters
@@ -36,7 +38,7 @@ class SeatRef:
     category_id: int
 
 
-def is_free(now: datetime) -> ColumnElement[bool]:
+def is_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """SQL condition: the seat is available, or held by a hold that expired."""
     return or_(
         EventSeat.status == SeatStatus.AVAILABLE,
@@ -116,7 +118,27 @@ async def claim_seats(
     The caller compares the result with `seat_ids` and rolls back when a
     seat is missing, so a request gets all of its seats or none.
     """
-    ordered = sorted(seat_ids)
+    statement = claim_statement(event_id, seat_ids, guard=guard, values=values)
+    result = await session.execute(
+        statement.execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
+
+
+def claim_statement(
+    event_id: uuid.UUID | BindParameter[uuid.UUID],
+    seat_ids: Sequence[int] | BindParameter[list[int]],
+    *,
+    guard: ColumnElement[bool],
+    values: dict[str, Any],
+) -> ReturningUpdate[int]:
+    """Build the guarded UPDATE of `claim_seats`, returning the seat ids changed.
+
+    Callers that run it inside a larger statement (as a CTE) must compare
+    the ids returned with `seat_ids` the same way. `event_id` and `seat_ids`
+    may be bound parameters, for a statement built once and run many times.
+    """
+    ordered = seat_ids if isinstance(seat_ids, BindParameter) else sorted(seat_ids)
     # Lock in seat-id order first; the UPDATE then re-checks the guard on
     # the locked rows. SQLite ignores FOR UPDATE and serialises writers.
     locked = (
@@ -125,7 +147,7 @@ async def claim_seats(
         .order_by(EventSeat.seat_id)
         .with_for_update()
     )
-    statement = (
+    return (
         update(EventSeat)
         .where(
             EventSeat.event_id == event_id,
@@ -134,10 +156,7 @@ async def claim_seats(
         )
         .values(**values)
         .returning(EventSeat.seat_id)
-        .execution_options(synchronize_session=False)
     )
-    result = await session.execute(statement)
-    return set(result.scalars())
 
 
 async def bump_version(
