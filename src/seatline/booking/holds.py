@@ -442,32 +442,10 @@ async def check_seat_limits(
         )
 
     await _lock_buyer(session, event.id, buyer_id)
-    held_query = (
-        select(func.count())
-        .select_from(EventSeat)
-        .join(Hold, Hold.id == EventSeat.hold_id)
-        .where(
-            EventSeat.event_id == event.id,
-            EventSeat.status == SeatStatus.HELD,
-            EventSeat.hold_expires_at > now,
-            Hold.buyer_id == buyer_id,
-        )
-    )
-    sold_query = (
-        select(func.count())
-        .select_from(EventSeat)
-        .join(Order, Order.id == EventSeat.order_id)
-        .where(
-            EventSeat.event_id == event.id,
-            EventSeat.status == SeatStatus.SOLD,
-            Order.buyer_id == buyer_id,
-        )
-    )
-    # One statement for both counts, because each round trip costs server
-    # CPU time and a turn of the event loop.
     held_count, sold_count = (
         await session.execute(
-            select(held_query.scalar_subquery(), sold_query.scalar_subquery())
+            _BUYER_SEAT_COUNTS,
+            {"event_id": event.id, "buyer_id": buyer_id, "now": now},
         )
     ).one()
     already = (held_count or 0) + (sold_count or 0)
@@ -483,17 +461,56 @@ async def check_seat_limits(
 async def _lock_buyer(
     session: AsyncSession, event_id: uuid.UUID, buyer_id: str
 ) -> None:
+    statement = _lock_buyer_statement(session.get_bind().dialect.name)
+    await session.execute(
+        statement, {"param_event_id": event_id, "param_buyer_id": buyer_id}
+    )
+
+
+@functools.cache
+def _lock_buyer_statement(dialect: str) -> postgresql.Insert | sqlite.Insert:
     # An upsert that sets the key to itself locks the row it finds, so the
     # row is created if missing and locked in one statement.
-    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(EventBuyer).values(event_id=event_id, buyer_id=buyer_id)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[EventBuyer.event_id, EventBuyer.buyer_id],
-            set_={"buyer_id": statement.excluded.buyer_id},
+    statement = insert(EventBuyer).values(
+        event_id=bindparam("param_event_id"), buyer_id=bindparam("param_buyer_id")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[EventBuyer.event_id, EventBuyer.buyer_id],
+        set_={"buyer_id": statement.excluded.buyer_id},
+    )
+
+
+def _buyer_seat_counts() -> Select[int, int]:
+    held = (
+        select(func.count())
+        .select_from(EventSeat)
+        .join(Hold, Hold.id == EventSeat.hold_id)
+        .where(
+            EventSeat.event_id == bindparam("event_id"),
+            EventSeat.status == SeatStatus.HELD,
+            EventSeat.hold_expires_at > bindparam("now"),
+            Hold.buyer_id == bindparam("buyer_id"),
         )
     )
+    sold = (
+        select(func.count())
+        .select_from(EventSeat)
+        .join(Order, Order.id == EventSeat.order_id)
+        .where(
+            EventSeat.event_id == bindparam("event_id"),
+            EventSeat.status == SeatStatus.SOLD,
+            Order.buyer_id == bindparam("buyer_id"),
+        )
+    )
+    # One statement for both counts, because each round trip costs server
+    # CPU time and a turn of the event loop.
+    return select(held.scalar_subquery(), sold.scalar_subquery())
+
+
+# Built once per process: a new statement per hold cost more CPU time in
+# SQLAlchemy than running it.
+_BUYER_SEAT_COUNTS = _buyer_seat_counts()
 
 
 async def _check_single_gaps(
