@@ -65,8 +65,11 @@ class IdempotentCall:
 async def find_result(
     session: AsyncSession, call: IdempotentCall
 ) -> dict[str, Any] | None:
+    # On the connection, because the ORM layer of Session.execute costs
+    # CPU time and adds nothing to a Core SELECT.
+    connection = await session.connection()
     record = (
-        await session.execute(
+        await connection.execute(
             _FIND_RECORD, {"principal_id": call.principal_id, "key": call.key}
         )
     ).one_or_none()
