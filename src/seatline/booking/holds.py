@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from seatline.booking.errors import (
 from seatline.booking.events import ensure_sale_open, get_event
 from seatline.booking.idempotency import (
     IdempotentCall,
+    idempotency_row,
     raise_if_stored,
     raise_stored_error,
     record_result,
@@ -38,6 +40,7 @@ from seatline.booking.seats import (
     SeatRef,
     bump_version,
     claim_seats,
+    claim_statement,
     is_free,
     resolve_seats,
     seat_refs,
@@ -51,10 +54,12 @@ from seatline.models import (
     Hold,
     HoldSeat,
     HoldStatus,
+    IdempotencyRecord,
     Order,
     Seat,
     SeatStatus,
 )
+from seatline.models.base import new_id
 from seatline.observability import outcomes
 from seatline.subscriptions.publisher import SeatChangeBatch
 
@@ -293,6 +298,7 @@ async def _claim(
 ) -> tuple[Hold, SeatChangeBatch]:
     expires_at = now + timedelta(seconds=event.hold_duration_seconds)
     hold = Hold(
+        id=new_id(),
         event_id=event.id,
         buyer_id=buyer_id,
         status=HoldStatus.ACTIVE,
@@ -302,44 +308,159 @@ async def _claim(
         + timedelta(seconds=services.settings.hold_max_lifetime_seconds),
         seat_count=len(seats),
     )
-    session.add(hold)
-    await session.flush()
-
-    changed = await claim_seats(
-        session,
-        event.id,
-        [seat.seat_id for seat in seats],
-        guard=is_free(now),
-        values={
-            "status": SeatStatus.HELD,
-            "hold_id": hold.id,
-            "hold_expires_at": expires_at,
-        },
-        # Buyers asking for the best seats all choose the same ones. A seat
-        # another buyer is claiming is lost for this choice anyway, so it is
-        # skipped, not waited for while holding a pooled connection.
-        skip_locked=best_available,
-    )
-    if len(changed) != len(seats):
-        if best_available:
-            raise _LostRace(
-                frozenset(s.ordinal for s in seats if s.seat_id not in changed)
-            )
-        taken = [seat.guid for seat in seats if seat.seat_id not in changed]
-        raise SeatsUnavailable(
-            f"{len(taken)} of the requested seats are not available: "
-            f"{', '.join(taken[:20])}",
-            seat_ids=taken,
+    seat_ids = [seat.seat_id for seat in seats]
+    result = {"hold_id": str(hold.id)}
+    # Buyers asking for the best seats all choose the same ones. A seat
+    # another buyer is claiming is lost for this choice anyway, so it is
+    # skipped, not waited for while holding a pooled connection.
+    skip_locked = best_available
+    if session.get_bind().dialect.name == "postgresql":
+        record = idempotency_row(call, result, services)
+        changed = await _insert_and_claim(
+            session, hold, seat_ids, now, record, skip_locked=skip_locked
         )
-
-    session.add_all(HoldSeat(hold_id=hold.id, seat_id=seat.seat_id) for seat in seats)
-    record_result(session, call, {"hold_id": str(hold.id)}, services)
-    # Write everything else first: from the version bump to the commit the
-    # event row is locked, and other buyers of this event wait on it.
-    await session.flush()
+        _raise_if_lost(seats, changed, best_available=best_available)
+    else:
+        session.add(hold)
+        await session.flush()
+        changed = await claim_seats(
+            session,
+            event.id,
+            seat_ids,
+            guard=is_free(now),
+            values={
+                "status": SeatStatus.HELD,
+                "hold_id": hold.id,
+                "hold_expires_at": expires_at,
+            },
+            skip_locked=skip_locked,
+        )
+        _raise_if_lost(seats, changed, best_available=best_available)
+        session.add_all(
+            HoldSeat(hold_id=hold.id, seat_id=seat_id) for seat_id in seat_ids
+        )
+        record_result(session, call, result, services)
+        # Write everything else first: from the version bump to the commit
+        # the event row is locked, and other buyers of this event wait on it.
+        await session.flush()
     batch = await bump_version(session, event.id, seats, SeatStatus.HELD)
     hold.seat_guids = [seat.guid for seat in seats]
     return hold, batch
+
+
+async def _insert_and_claim(
+    session: AsyncSession,
+    hold: Hold,
+    seat_ids: list[int],
+    now: datetime,
+    record: dict[str, Any],
+    *,
+    skip_locked: bool,
+) -> set[int]:
+    """Insert the hold, claim its seats and store the result in one statement.
+
+    Returns the seat ids the claim changed. The hold seats are inserted for
+    the claimed seats only, and a caller that finds a seat missing raises,
+    which rolls all of it back. One statement saves three round trips and
+    the ORM flush per hold. Each round trip costs CPU time in this process.
+    """
+    connection = await session.connection()
+    changed = await connection.scalars(
+        _insert_and_claim_statement(skip_locked),
+        {
+            "param_hold_id": hold.id,
+            "param_event_id": hold.event_id,
+            "param_buyer_id": hold.buyer_id,
+            "param_hold_status": hold.status,
+            "param_created_at": hold.created_at,
+            "param_expires_at": hold.expires_at,
+            "param_max_expires_at": hold.max_expires_at,
+            "param_seat_count": hold.seat_count,
+            "param_seat_ids": seat_ids,
+            "param_now": now,
+            **{f"param_record_{name}": value for name, value in record.items()},
+        },
+    )
+    return set(changed)
+
+
+@functools.cache
+def _insert_and_claim_statement(skip_locked: bool) -> Select[int]:
+    # Built once per process with bound parameters: building the statement
+    # and its cache key for every hold cost more CPU time than compiling.
+    # The parameter names differ from the column names, because SQLAlchemy
+    # adds a parameter named like a column to the UPDATE's SET clause.
+    hold_row = (
+        insert(Hold)
+        .values(
+            id=bindparam("param_hold_id"),
+            event_id=bindparam("param_event_id"),
+            buyer_id=bindparam("param_buyer_id"),
+            status=bindparam("param_hold_status"),
+            created_at=bindparam("param_created_at"),
+            expires_at=bindparam("param_expires_at"),
+            max_expires_at=bindparam("param_max_expires_at"),
+            seat_count=bindparam("param_seat_count"),
+        )
+        .returning(Hold.id)
+        .cte("hold_row")
+    )
+    claimed = claim_statement(
+        bindparam("param_event_id"),
+        bindparam("param_seat_ids", expanding=True),
+        guard=is_free(bindparam("param_now")),
+        values={
+            "status": SeatStatus.HELD,
+            "hold_id": bindparam("param_hold_id"),
+            "hold_expires_at": bindparam("param_expires_at"),
+        },
+        skip_locked=skip_locked,
+    ).cte("claimed")
+    # The foreign keys of hold_seats and event_seats to the new hold are
+    # checked at the end of the statement, after every part ran.
+    hold_seats = (
+        insert(HoldSeat)
+        .from_select(
+            [HoldSeat.hold_id, HoldSeat.seat_id],
+            select(hold_row.c.id, claimed.c.seat_id).select_from(
+                hold_row.join(claimed, true())
+            ),
+        )
+        .cte("hold_seat_rows")
+    )
+    stored = (
+        insert(IdempotencyRecord)
+        .values(
+            {
+                name: bindparam(f"param_record_{name}")
+                for name in (
+                    "principal_id",
+                    "key",
+                    "operation",
+                    "request_hash",
+                    "result",
+                    "created_at",
+                )
+            }
+        )
+        .cte("stored_result")
+    )
+    return select(claimed.c.seat_id).add_cte(hold_seats, stored)
+
+
+def _raise_if_lost(
+    seats: list[SeatRef], changed: set[int], *, best_available: bool
+) -> None:
+    if len(changed) == len(seats):
+        return
+    if best_available:
+        raise _LostRace(frozenset(s.ordinal for s in seats if s.seat_id not in changed))
+    taken = [seat.guid for seat in seats if seat.seat_id not in changed]
+    raise SeatsUnavailable(
+        f"{len(taken)} of the requested seats are not available: "
+        f"{', '.join(taken[:20])}",
+        seat_ids=taken,
+    )
 
 
 async def check_seat_limits(
@@ -358,32 +479,11 @@ async def check_seat_limits(
         )
 
     await _lock_buyer(session, event.id, buyer_id)
-    held_query = (
-        select(func.count())
-        .select_from(EventSeat)
-        .join(Hold, Hold.id == EventSeat.hold_id)
-        .where(
-            EventSeat.event_id == event.id,
-            EventSeat.status == SeatStatus.HELD,
-            EventSeat.hold_expires_at > now,
-            Hold.buyer_id == buyer_id,
-        )
-    )
-    sold_query = (
-        select(func.count())
-        .select_from(EventSeat)
-        .join(Order, Order.id == EventSeat.order_id)
-        .where(
-            EventSeat.event_id == event.id,
-            EventSeat.status == SeatStatus.SOLD,
-            Order.buyer_id == buyer_id,
-        )
-    )
-    # One statement for both counts, because each round trip costs server
-    # CPU time and a turn of the event loop.
+    connection = await session.connection()
     held_count, sold_count = (
-        await session.execute(
-            select(held_query.scalar_subquery(), sold_query.scalar_subquery())
+        await connection.execute(
+            _BUYER_SEAT_COUNTS,
+            {"event_id": event.id, "buyer_id": buyer_id, "now": now},
         )
     ).one()
     already = (held_count or 0) + (sold_count or 0)
@@ -399,17 +499,59 @@ async def check_seat_limits(
 async def _lock_buyer(
     session: AsyncSession, event_id: uuid.UUID, buyer_id: str
 ) -> None:
+    statement = _lock_buyer_statement(session.get_bind().dialect.name)
+    # On the connection, because Session.execute runs an INSERT through the
+    # ORM's bulk insert path, which costs CPU time and adds nothing here.
+    connection = await session.connection()
+    await connection.execute(
+        statement, {"param_event_id": event_id, "param_buyer_id": buyer_id}
+    )
+
+
+@functools.cache
+def _lock_buyer_statement(dialect: str) -> postgresql.Insert | sqlite.Insert:
     # An upsert that sets the key to itself locks the row it finds, so the
     # row is created if missing and locked in one statement.
-    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(EventBuyer).values(event_id=event_id, buyer_id=buyer_id)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[EventBuyer.event_id, EventBuyer.buyer_id],
-            set_={"buyer_id": statement.excluded.buyer_id},
+    statement = insert(EventBuyer).values(
+        event_id=bindparam("param_event_id"), buyer_id=bindparam("param_buyer_id")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[EventBuyer.event_id, EventBuyer.buyer_id],
+        set_={"buyer_id": statement.excluded.buyer_id},
+    )
+
+
+def _buyer_seat_counts() -> Select[int, int]:
+    held = (
+        select(func.count())
+        .select_from(EventSeat)
+        .join(Hold, Hold.id == EventSeat.hold_id)
+        .where(
+            EventSeat.event_id == bindparam("event_id"),
+            EventSeat.status == SeatStatus.HELD,
+            EventSeat.hold_expires_at > bindparam("now"),
+            Hold.buyer_id == bindparam("buyer_id"),
         )
     )
+    sold = (
+        select(func.count())
+        .select_from(EventSeat)
+        .join(Order, Order.id == EventSeat.order_id)
+        .where(
+            EventSeat.event_id == bindparam("event_id"),
+            EventSeat.status == SeatStatus.SOLD,
+            Order.buyer_id == bindparam("buyer_id"),
+        )
+    )
+    # One statement for both counts, because each round trip costs server
+    # CPU time and a turn of the event loop.
+    return select(held.scalar_subquery(), sold.scalar_subquery())
+
+
+# Built once per process: a new statement per hold cost more CPU time in
+# SQLAlchemy than running it.
+_BUYER_SEAT_COUNTS = _buyer_seat_counts()
 
 
 async def _check_single_gaps(

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.elements import BindParameter
 
 from seatline.booking.errors import InvalidInput
 from seatline.booking.validation import has_control_characters
@@ -36,7 +38,7 @@ class SeatRef:
     category_id: int
 
 
-def is_free(now: datetime) -> ColumnElement[bool]:
+def is_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """SQL condition: the seat is available, or held by a hold that expired."""
     return or_(
         EventSeat.status == SeatStatus.AVAILABLE,
@@ -87,10 +89,9 @@ async def resolve_seats(
     if duplicates:
         raise InvalidInput(f"duplicate seat ids: {', '.join(duplicates)}", field=field)
 
-    rows = await session.execute(
-        select(Seat.id, Seat.guid, Seat.ordinal, Seat.category_id).where(
-            Seat.venue_id == event.venue_id, Seat.guid.in_(guids)
-        )
+    connection = await session.connection()
+    rows = await connection.execute(
+        _SEATS_BY_GUID, {"venue_id": event.venue_id, "guids": list(guids)}
     )
     by_guid = {
         row.guid: SeatRef(row.id, row.guid, row.ordinal, row.category_id)
@@ -101,6 +102,15 @@ async def resolve_seats(
         shown = ", ".join(unknown[:10])
         raise InvalidInput(f"unknown seat ids for this event: {shown}", field=field)
     return [by_guid[guid] for guid in guids]
+
+
+# Built once, and run on the session's connection: building a statement
+# per request and the ORM layer of Session.execute cost more CPU time in
+# SQLAlchemy than running it.
+_SEATS_BY_GUID = select(Seat.id, Seat.guid, Seat.ordinal, Seat.category_id).where(
+    Seat.venue_id == bindparam("venue_id"),
+    Seat.guid.in_(bindparam("guids", expanding=True)),
+)
 
 
 async def claim_seats(
@@ -119,7 +129,30 @@ async def claim_seats(
     `skip_locked`, a seat that another transaction has locked counts as
     missing at once instead of being waited for.
     """
-    ordered = sorted(seat_ids)
+    statement = claim_statement(
+        event_id, seat_ids, guard=guard, values=values, skip_locked=skip_locked
+    )
+    result = await session.execute(
+        statement.execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
+
+
+def claim_statement(
+    event_id: uuid.UUID | BindParameter[uuid.UUID],
+    seat_ids: Sequence[int] | BindParameter[list[int]],
+    *,
+    guard: ColumnElement[bool],
+    values: dict[str, Any],
+    skip_locked: bool = False,
+) -> ReturningUpdate[int]:
+    """Build the guarded UPDATE of `claim_seats`, returning the seat ids changed.
+
+    Callers that run it inside a larger statement (as a CTE) must compare
+    the ids returned with `seat_ids` the same way. `event_id` and `seat_ids`
+    may be bound parameters, for a statement built once and run many times.
+    """
+    ordered = seat_ids if isinstance(seat_ids, BindParameter) else sorted(seat_ids)
     # Lock in seat-id order first; the UPDATE then re-checks the guard on
     # the locked rows. SQLite ignores FOR UPDATE and serialises writers.
     locked = (
@@ -128,7 +161,7 @@ async def claim_seats(
         .order_by(EventSeat.seat_id)
         .with_for_update(skip_locked=skip_locked)
     )
-    statement = (
+    return (
         update(EventSeat)
         .where(
             EventSeat.event_id == event_id,
@@ -137,10 +170,7 @@ async def claim_seats(
         )
         .values(**values)
         .returning(EventSeat.seat_id)
-        .execution_options(synchronize_session=False)
     )
-    result = await session.execute(statement)
-    return set(result.scalars())
 
 
 async def bump_version(
@@ -155,16 +185,15 @@ async def bump_version(
     the versions of concurrent transactions in commit order.
     """
     seat_ids = [seat.seat_id for seat in seats]
-    bumped = (
-        update(Event)
-        .where(Event.id == event_id)
-        .values(seat_version=Event.seat_version + 1)
-        .returning(Event.seat_version)
-    )
     if seats and session.get_bind().dialect.name == "postgresql":
-        version = await _bump_with_seats(session, event_id, seat_ids, bumped)
+        version = await _bump_with_seats(session, event_id, seat_ids)
     else:
-        bumped_version = await session.scalar(bumped)
+        bumped_version = await session.scalar(
+            update(Event)
+            .where(Event.id == event_id)
+            .values(seat_version=Event.seat_version + 1)
+            .returning(Event.seat_version)
+        )
         assert bumped_version is not None
         version = bumped_version
         await session.execute(
@@ -178,10 +207,7 @@ async def bump_version(
 
 
 async def _bump_with_seats(
-    session: AsyncSession,
-    event_id: uuid.UUID,
-    seat_ids: list[int],
-    bumped: Any,
+    session: AsyncSession, event_id: uuid.UUID, seat_ids: list[int]
 ) -> int:
     """Bump the version and stamp the seats with it in one statement.
 
@@ -189,18 +215,40 @@ async def _bump_with_seats(
     buyer of the event waits for it. Each round trip inside that window
     also waits for a turn of the event loop, so one is saved here.
     """
-    version_cte = bumped.cte("bumped")
-    version = await session.scalar(
-        update(EventSeat)
-        .where(EventSeat.event_id == event_id, EventSeat.seat_id.in_(seat_ids))
-        .values(version=select(version_cte.c.seat_version).scalar_subquery())
-        .returning(EventSeat.version)
-        .execution_options(synchronize_session=False)
+    connection = await session.connection()
+    version = await connection.scalar(
+        _BUMP_WITH_SEATS,
+        {"param_event_id": event_id, "param_seat_ids": seat_ids},
     )
     # The seats are this transaction's own changes, so at least one row
     # matches.
     assert version is not None
     return int(version)
+
+
+def _bump_with_seats_statement() -> ReturningUpdate[int]:
+    bumped = (
+        update(Event)
+        .where(Event.id == bindparam("param_event_id"))
+        .values(seat_version=Event.seat_version + 1)
+        .returning(Event.seat_version)
+        .cte("bumped")
+    )
+    return (
+        update(EventSeat)
+        .where(
+            EventSeat.event_id == bindparam("param_event_id"),
+            EventSeat.seat_id.in_(bindparam("param_seat_ids", expanding=True)),
+        )
+        .values(version=select(bumped.c.seat_version).scalar_subquery())
+        .returning(EventSeat.version)
+    )
+
+
+# Built once per process: a new statement per write cost more CPU time in
+# SQLAlchemy than running it. It runs on the session's connection, outside
+# the ORM, so the session's objects are not synchronised.
+_BUMP_WITH_SEATS = _bump_with_seats_statement()
 
 
 async def seat_refs(session: AsyncSession, seat_ids: Sequence[int]) -> list[SeatRef]:
