@@ -181,15 +181,19 @@ class AvailabilityCache:
                     event = await session.get(Event, event_id)
                     if event is None:
                         raise LookupError(f"event {event_id} not found")
-                    venue = await session.get(Venue, event.venue_id)
-                    assert venue is not None
+                    # Only the count: the venue row also holds its layout,
+                    # megabytes of JSON for a stadium.
+                    seat_count = await session.scalar(
+                        select(Venue.seat_count).where(Venue.id == event.venue_id)
+                    )
+                    assert seat_count is not None
                     availability = await self._read(
-                        session, event, venue.seat_count, clock.now()
+                        session, event, seat_count, clock.now()
                     )
             except Exception as error:
                 waiting.set_exception(error)
             else:
-                waiting.set_result(SharedRead(event, availability, venue.seat_count))
+                waiting.set_result(SharedRead(event, availability, seat_count))
 
     async def read(
         self, session: AsyncSession, event: Event, seat_count: int, now: datetime
