@@ -181,8 +181,8 @@ class AvailabilityCache:
                     event = await session.get(Event, event_id)
                     if event is None:
                         raise LookupError(f"event {event_id} not found")
-                    # Only the count: the venue row also holds its layout,
-                    # megabytes of JSON for a stadium.
+                    # Only the count, because the venue row also contains its
+                    # layout: megabytes of JSON for a stadium.
                     seat_count = await session.scalar(
                         select(Venue.seat_count).where(Venue.id == event.venue_id)
                     )

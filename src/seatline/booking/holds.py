@@ -36,6 +36,7 @@ from seatline.booking.idempotency import (
     record_result,
     run_idempotent,
 )
+from seatline.booking.seatmap import shared_reads
 from seatline.booking.seats import (
     SeatRef,
     bump_version,
@@ -194,20 +195,11 @@ async def _choose_and_claim(
         # event's version lock is never held while choosing. The guarded
         # write below makes a stale choice lose the race, never double-sell.
         # The read is shared with the buyers choosing at the same moment and
-        # takes one connection for all of them: each waiting with a
-        # connection of its own emptied the pool in an on-sale.
-        try:
-            shared = await services.availability.read_shared(
-                services.sessions, request.event_id, services.clock
-            )
-        except LookupError:
-            raise NotFound(
-                f"event {request.event_id} not found", field="eventId"
-            ) from None
+        # takes one connection for all of them.
+        shared, geometry = await shared_reads(services, request.event_id)
         event = shared.event
         ensure_sale_open(event, now)
         require_admission(services, event, buyer_id, request.admission_pass, now)
-        geometry = await services.geometry.get_shared(services.sessions, event.venue_id)
         _check_filters(best, geometry.categories, geometry.sections)
         availability = shared.availability
         places = choose_seats(

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, func, or_, select
 
-from seatline.booking.availability import Availability, pack_codes
+from seatline.booking.availability import Availability, SharedRead, pack_codes
 from seatline.booking.errors import InvalidInput, NotFound
 from seatline.booking.geometry import VenueGeometry
 from seatline.booking.seats import effective_status, is_free
@@ -71,7 +71,8 @@ async def seat_map(
             layout = await session.scalar(
                 select(Venue.layout).where(Venue.id == event.venue_id)
             )
-    availability, geometry = await _shared_reads(services, event.id)
+    shared, geometry = await shared_reads(services, event.id)
+    availability = shared.availability
     packed, by_category, by_section = _derived(geometry, availability)
     return SeatMap(
         event_id=event.id,
@@ -378,17 +379,17 @@ async def category_counts(
     services: Services, event_id: uuid.UUID
 ) -> tuple[int, list[StatusCounts]]:
     """The event's version and its seat counts by category and status."""
-    availability, geometry = await _shared_reads(services, event_id)
-    _, by_category, _ = _derived(geometry, availability)
-    return availability.version, by_category
+    shared, geometry = await shared_reads(services, event_id)
+    _, by_category, _ = _derived(geometry, shared.availability)
+    return shared.availability.version, by_category
 
 
-async def _shared_reads(
+async def shared_reads(
     services: Services, event_id: uuid.UUID
-) -> tuple[Availability, VenueGeometry]:
-    """Read the event's availability and geometry without holding a session.
+) -> tuple[SharedRead, VenueGeometry]:
+    """Read the event, its availability and geometry without holding a session.
 
-    Reads of one event queue for its availability lock; each holding a
+    Reads of one event queue for its availability lock. Each holding a
     pooled connection while it waited emptied the pool in an on-sale.
     """
     try:
@@ -400,4 +401,4 @@ async def _shared_reads(
     geometry = await services.geometry.get_shared(
         services.sessions, shared.event.venue_id
     )
-    return shared.availability, geometry
+    return shared, geometry
