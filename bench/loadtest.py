@@ -488,8 +488,8 @@ async def hold_deadline_check(
 ) -> CheckResult:
     """Fail when a seat is still held past its deadline plus one sweep.
 
-    An expired hold blocks nobody even before the sweeper resets its seats,
-    but the sweeper must reset them within one interval.
+    An expired hold blocks no buyer even before the sweeper resets its
+    seats, but the sweeper must reset them within one interval.
     """
     allowed = sweeper_interval + HOLD_DEADLINE_SLACK_SECONDS
     cutoff = datetime.now(UTC) - timedelta(seconds=allowed)
@@ -741,8 +741,8 @@ def write_capacity(
 ) -> None:
     """Write the capacity file that `seatline forecast` reads.
 
-    Capacity counts served requests only: a process that answers most
-    requests with BUSY is past its capacity, not at it.
+    Capacity counts served requests only, because a process that returns
+    BUSY for most requests is past its capacity, not at it.
     """
     per_process = measured.served_rate / args.processes
     capacity = {

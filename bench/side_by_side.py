@@ -661,7 +661,7 @@ async def make_event(
 async def load_seats(
     pool: asyncpg.Pool, event_id: uuid.UUID, hot_seats: int
 ) -> tuple[list[Seat], list[Seat]]:
-    """The event's seats in layout order, and a block of `hot_seats` of them."""
+    """Return the event's seats in layout order, and a block of `hot_seats`."""
     rows = await pool.fetch(
         "SELECT s.id, s.guid FROM event_seats e JOIN seats s ON s.id = e.seat_id "
         "WHERE e.event_id = $1 ORDER BY e.ordinal",
@@ -687,8 +687,8 @@ async def start_server(bench: Bench) -> asyncio.subprocess.Process:
         # The raw side has exactly this many connections.
         "SEATLINE_DB_POOL_SIZE": str(bench.args.pool_size),
         "SEATLINE_DB_MAX_OVERFLOW": "0",
-        # Expired holds never block a seat; a sweeper pass in the middle of
-        # a raw phase would only add work that the raw side does not do.
+        # Expired holds never block a seat, so a sweeper pass in the middle
+        # of a raw phase would only add work that the raw side does not do.
         "SEATLINE_SWEEPER_INTERVAL_SECONDS": "3600",
     }
     server = await fanout.start_process(fanout.serve_command(port), env)
